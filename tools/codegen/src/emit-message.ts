@@ -85,7 +85,12 @@ export class MessageEmitter {
       if (struct === undefined) continue;
       const fieldReach = reach.intersect(field.versions);
       if (field.fields !== undefined) {
-        this.collect({ name: struct, fields: field.fields }, this.typeNameOf(struct), fieldReach, false);
+        this.collect(
+          { name: struct, fields: field.fields },
+          this.typeNameOf(struct),
+          fieldReach,
+          false,
+        );
       } else if (!this.structs.has(this.typeNameOf(struct))) {
         const common = this.commonStructs.get(struct);
         if (common === undefined) {
@@ -132,10 +137,7 @@ export class MessageEmitter {
 
   private tsType(field: FieldSpec, reach: Versions, input: boolean): string {
     const element = this.tsElementType(field.type, input);
-    const base =
-      field.type.kind === 'array'
-        ? `${input ? 'readonly ' : ''}${element}[]`
-        : element;
+    const base = field.type.kind === 'array' ? `${input ? 'readonly ' : ''}${element}[]` : element;
     return this.isNullable(field, reach) || this.defaultIsNull(field) ? `${base} | null` : base;
   }
 
@@ -172,10 +174,14 @@ export class MessageEmitter {
         const about = field.about ? `${field.about.replaceAll('*/', '* /')} ` : '';
         this.out.push(`  /** ${about}(${notes.join('; ')}) */`);
         const optional = input && this.isOptionalInput(field, reach) ? '?' : '';
-        this.out.push(`  ${camelCase(field.name)}${optional}: ${this.tsType(field, reach, input)};`);
+        this.out.push(
+          `  ${camelCase(field.name)}${optional}: ${this.tsType(field, reach, input)};`,
+        );
       }
       if (flexible) {
-        this.out.push('  /** Tagged fields this code does not know, kept for a faithful re-encode. */');
+        this.out.push(
+          '  /** Tagged fields this code does not know, kept for a faithful re-encode. */',
+        );
         this.out.push('  _unknownTaggedFields?: TaggedField[];');
         this.imports.add('TaggedField');
       }
@@ -300,7 +306,8 @@ export class MessageEmitter {
         ];
       }
       const checkedStruct = this.use('notNull', `notNull(${value}, '${path}')`);
-      if (nullable === 'false') return [`${indent}${writeStruct}(writer, ${checkedStruct}, version);`];
+      if (nullable === 'false')
+        return [`${indent}${writeStruct}(writer, ${checkedStruct}, version);`];
       return [
         `${indent}if (${nullable}) {`,
         `${indent}  if (${value} === null) writer.writeInt8(-1);`,
@@ -383,7 +390,13 @@ export class MessageEmitter {
       );
       const regularAll = and(present, regular);
       if (regularAll !== 'false') {
-        const lines = this.writeValue(field, local, presentIn.intersect(regularVersions(field)), path, regularAll === 'true' ? '  ' : '    ');
+        const lines = this.writeValue(
+          field,
+          local,
+          presentIn.intersect(regularVersions(field)),
+          path,
+          regularAll === 'true' ? '  ' : '    ',
+        );
         if (regularAll === 'true') body.push(...lines);
         else body.push(`  if (${regularAll}) {`, ...lines, '  }');
       }
@@ -570,7 +583,9 @@ export class MessageEmitter {
       `  const result: ${typeName} = {${fieldNames.length ? ' ' : ''}${fieldNames.map((n) => `${n}: $${n}`).join(', ')}${fieldNames.length ? ' ' : ''}};`,
     );
     if (flexible !== 'false') {
-      body.push('  if (unknownTaggedFields !== undefined) result._unknownTaggedFields = unknownTaggedFields;');
+      body.push(
+        '  if (unknownTaggedFields !== undefined) result._unknownTaggedFields = unknownTaggedFields;',
+      );
     }
     body.push('  return result;');
     const usesVersion = body.some(mentionsVersion);
@@ -597,9 +612,7 @@ export class MessageEmitter {
         doneDefault.add(typeName);
         progress = true;
         const info = this.structs.get(typeName)!;
-        const fields = info.spec.fields.map(
-          (f) => `${camelCase(f.name)}: ${this.defaultExpr(f)}`,
-        );
+        const fields = info.spec.fields.map((f) => `${camelCase(f.name)}: ${this.defaultExpr(f)}`);
         this.out.push(
           `function default${typeName}(): ${typeName} {`,
           `  return { ${fields.join(', ')} };`,
@@ -638,7 +651,9 @@ export class MessageEmitter {
     this.emitDefaults();
     const spec = this.spec;
     const name = spec.name;
-    const flexibleMin = spec.flexibleVersions.empty ? 'undefined' : String(spec.flexibleVersions.min);
+    const flexibleMin = spec.flexibleVersions.empty
+      ? 'undefined'
+      : String(spec.flexibleVersions.min);
     this.imports.add('MessageCodec');
     this.imports.add('checkVersion');
     this.out.push(
@@ -682,7 +697,9 @@ function mentionsVersion(line: string): boolean {
 /** The versions in which a field is a regular (not tagged) field. */
 function regularVersions(field: FieldSpec): Versions {
   if (field.taggedVersions.empty) return Versions.ALL;
-  return field.taggedVersions.min === 0 ? Versions.NONE : new Versions(0, field.taggedVersions.min - 1);
+  return field.taggedVersions.min === 0
+    ? Versions.NONE
+    : new Versions(0, field.taggedVersions.min - 1);
 }
 
 function structName(type: FieldType): string | undefined {

@@ -80,7 +80,10 @@ export function isPrimitive(type: string): type is PrimitiveType {
 export type FieldType =
   | { kind: 'primitive'; name: PrimitiveType }
   | { kind: 'struct'; name: string }
-  | { kind: 'array'; element: { kind: 'primitive'; name: PrimitiveType } | { kind: 'struct'; name: string } };
+  | {
+      kind: 'array';
+      element: { kind: 'primitive'; name: PrimitiveType } | { kind: 'struct'; name: string };
+    };
 
 export interface FieldSpec {
   readonly name: string;

@@ -120,9 +120,7 @@ export function readBytes(
   nullable: boolean,
   zeroCopy: boolean,
 ): Buffer | null {
-  const length = compact
-    ? reader.readCompactLength(nullable)
-    : reader.readInt32Length(nullable);
+  const length = compact ? reader.readCompactLength(nullable) : reader.readInt32Length(nullable);
   if (length < 0) return null;
   return zeroCopy ? reader.readSlice(length) : reader.readCopy(length);
 }
@@ -135,11 +133,12 @@ export function writeBytes(writer: Writer, value: Uint8Array | null, compact: bo
 /** Reads the tagged-field section of a struct whose known tags are all absent. */
 export function readUnknownTaggedFields(reader: Reader): TaggedField[] | undefined {
   const count = reader.readUVarint();
-  let unknown: TaggedField[] | undefined;
+  if (count === 0) return undefined;
+  const unknown: TaggedField[] = [];
   for (let i = 0; i < count; i++) {
     const tag = reader.readUVarint();
     const size = reader.readUVarint();
-    (unknown ??= []).push({ tag, data: reader.readCopy(size) });
+    unknown.push({ tag, data: reader.readCopy(size) });
   }
   return unknown;
 }

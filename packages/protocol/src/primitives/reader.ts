@@ -16,7 +16,9 @@ export class Reader {
 
   constructor(buffer: Buffer, offset = 0, end = buffer.length) {
     if (offset < 0 || end > buffer.length || offset > end) {
-      throw new ProtocolDecodeError(`reader window ${offset}..${end} outside ${buffer.length} bytes`);
+      throw new ProtocolDecodeError(
+        `reader window ${offset}..${end} outside ${buffer.length} bytes`,
+      );
     }
     this.buffer = buffer;
     this.offset = offset;
