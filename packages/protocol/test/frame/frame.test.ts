@@ -50,7 +50,7 @@ describe('request frames', () => {
     assert.equal(frame.header.correlationId, 7);
     const decoded = MetadataRequest.decode(frame.body, 12);
     assert.equal(frame.body.remaining, 0);
-    assert.deepEqual(decoded.topics[0]?.name, 'orders');
+    assert.deepEqual(decoded.topics?.[0]?.name, 'orders');
     // The client id is a classic (non-compact) nullable string even in header v2.
     assert.deepEqual([...bytes.subarray(12, 14)], [0, 5]);
   });
