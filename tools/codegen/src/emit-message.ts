@@ -102,8 +102,9 @@ export class MessageEmitter {
     }
   }
 
+  /** Struct types are prefixed with the message name, unless theirs already starts with it. */
   private typeNameOf(struct: string): string {
-    return `${this.spec.name}${struct}`;
+    return struct.startsWith(this.spec.name) ? struct : `${this.spec.name}${struct}`;
   }
 
   private get flexibleVersions(): Versions {
@@ -291,10 +292,22 @@ export class MessageEmitter {
       const element = type.element;
       const writeElement =
         element.kind === 'struct'
-          ? `(w, e) => write${this.typeNameOf(element.name)}(w, e, version)`
-          : `(w, e) => { ${this.writePrimitive(element.name, 'e', compact, false, 'w')}; }`;
-      this.imports.add('writeArray');
-      return [`${indent}writeArray(writer, ${checked}, ${compact}, ${writeElement});`];
+          ? `write${this.typeNameOf(element.name)}(writer, item, version);`
+          : `${this.writePrimitive(element.name, 'item', compact, false, 'writer')};`;
+      const lines = [`${indent}{`, `${indent}  const items = ${checked};`];
+      if (tsNullable) {
+        lines.push(`${indent}  if (items === null) writer.writeArrayLength(null, ${compact});`);
+        lines.push(`${indent}  else {`);
+      } else {
+        lines.push(`${indent}  {`);
+      }
+      lines.push(
+        `${indent}    writer.writeArrayLength(items.length, ${compact});`,
+        `${indent}    for (const item of items) ${writeElement}`,
+        `${indent}  }`,
+        `${indent}}`,
+      );
+      return lines;
     }
     if (type.kind === 'struct') {
       const writeStruct = `write${this.typeNameOf(type.name)}`;
@@ -487,19 +500,7 @@ export class MessageEmitter {
     const compact = this.compactCondition(field, presentIn);
     const nullable = condition(field.nullableVersions, presentIn);
     const type = field.type;
-    if (type.kind === 'array') {
-      const element = type.element;
-      const readElement =
-        element.kind === 'struct'
-          ? `(r) => read${this.typeNameOf(element.name)}(r, version)`
-          : `(r) => ${this.readPrimitive(element.name, compact, 'false', false, 'r')}`;
-      if (nullable === 'false') {
-        this.imports.add('readArray');
-        return `readArray(reader, ${compact}, ${readElement})`;
-      }
-      this.imports.add('readNullableArray');
-      return `readNullableArray(reader, ${compact}, ${nullable}, ${readElement})`;
-    }
+    if (type.kind === 'array') throw new Error('arrays are read by readArrayInto');
     if (type.kind === 'struct') {
       const read = `read${this.typeNameOf(type.name)}(reader, version)`;
       if (nullable === 'false') return read;
@@ -509,6 +510,35 @@ export class MessageEmitter {
       return `(${nullable} && ${marker} ? null : ${read})`;
     }
     return this.readPrimitive(type.name, compact, nullable, field.zeroCopy, 'reader');
+  }
+
+  /** Statements that read the field at the reader's position into `local`. */
+  private readInto(field: FieldSpec, presentIn: Versions, local: string, indent: string): string[] {
+    const type = field.type;
+    if (type.kind !== 'array') return [`${indent}${local} = ${this.readValue(field, presentIn)};`];
+    const compact = this.compactCondition(field, presentIn);
+    const nullable = condition(field.nullableVersions, presentIn);
+    const element = type.element;
+    const readElement =
+      element.kind === 'struct'
+        ? `read${this.typeNameOf(element.name)}(reader, version)`
+        : this.readPrimitive(element.name, compact, 'false', false, 'reader');
+    const elementType = this.tsElementType(type, false);
+    const lines = [
+      `${indent}{`,
+      `${indent}  const n = reader.readArrayLength(${compact}, ${nullable});`,
+    ];
+    if (nullable !== 'false')
+      lines.push(`${indent}  if (n < 0) ${local} = null;`, `${indent}  else {`);
+    else lines.push(`${indent}  {`);
+    lines.push(
+      `${indent}    const items: ${elementType}[] = [];`,
+      `${indent}    for (let i = 0; i < n; i++) items.push(${readElement});`,
+      `${indent}    ${local} = items;`,
+      `${indent}  }`,
+      `${indent}}`,
+    );
+    return lines;
   }
 
   private emitReader(info: StructInfo): void {
@@ -529,7 +559,7 @@ export class MessageEmitter {
       const regularVs = presentIn.intersect(regularVersions(field));
       const regular = condition(regularVersions(field), presentIn);
       const taggedIn = field.taggedVersions.intersect(presentIn);
-      if (taggedIn.empty) {
+      if (taggedIn.empty && field.type.kind !== 'array') {
         const read = this.readValue(field, regularVs);
         body.push(
           present === 'true'
@@ -538,17 +568,32 @@ export class MessageEmitter {
         );
         continue;
       }
-      // Tagged (in some versions): start from the default, set when the tag is read.
       const regularAll = and(present, regular);
-      body.push(
-        regularAll === 'false'
-          ? `  let ${local}: ${type} = ${this.defaultExpr(field)};`
-          : `  let ${local}: ${type} = ${regularAll} ? ${this.readValue(field, regularVs)} : ${this.defaultExpr(field)};`,
-      );
+      if (field.type.kind === 'array') {
+        const initial = regularAll === 'true' ? '' : ` = ${this.defaultExpr(field)}`;
+        body.push(`  let ${local}: ${type}${initial};`);
+        if (regularAll === 'true') body.push(...this.readInto(field, regularVs, local, '  '));
+        else if (regularAll !== 'false') {
+          body.push(
+            `  if (${regularAll}) {`,
+            ...this.readInto(field, regularVs, local, '    '),
+            '  }',
+          );
+        }
+      }
+      if (taggedIn.empty) continue;
+      // Tagged (in some versions): start from the default, set when the tag is read.
+      if (field.type.kind !== 'array') {
+        body.push(
+          regularAll === 'false'
+            ? `  let ${local}: ${type} = ${this.defaultExpr(field)};`
+            : `  let ${local}: ${type} = ${regularAll} ? ${this.readValue(field, regularVs)} : ${this.defaultExpr(field)};`,
+        );
+      }
       const when = and(present, condition(field.taggedVersions, presentIn));
       tagCases.push(
         `      ${tagCases.length === 0 ? '' : 'else '}if (tag === ${field.tag}${when === 'true' ? '' : ` && ${when}`}) {`,
-        `        ${local} = ${this.readValue(field, taggedIn)};`,
+        ...this.readInto(field, taggedIn, local, '        '),
         `        finishTaggedField(reader, end, tag);`,
         '      }',
       );

@@ -54,44 +54,6 @@ export function notNull<T>(value: T | null, path: string): T {
   return value;
 }
 
-export function readArray<T>(
-  reader: Reader,
-  compact: boolean,
-  readElement: (reader: Reader) => T,
-): T[] {
-  const length = reader.readArrayLength(compact, false);
-  const result: T[] = [];
-  for (let i = 0; i < length; i++) result.push(readElement(reader));
-  return result;
-}
-
-export function readNullableArray<T>(
-  reader: Reader,
-  compact: boolean,
-  nullable: boolean,
-  readElement: (reader: Reader) => T,
-): T[] | null {
-  const length = reader.readArrayLength(compact, nullable);
-  if (length < 0) return null;
-  const result: T[] = [];
-  for (let i = 0; i < length; i++) result.push(readElement(reader));
-  return result;
-}
-
-export function writeArray<T>(
-  writer: Writer,
-  values: readonly T[] | null,
-  compact: boolean,
-  writeElement: (writer: Writer, value: T) => void,
-): void {
-  if (values === null) {
-    writer.writeArrayLength(null, compact);
-    return;
-  }
-  writer.writeArrayLength(values.length, compact);
-  for (const value of values) writeElement(writer, value);
-}
-
 export function readString(reader: Reader, compact: boolean): string {
   return compact ? reader.readCompactString() : reader.readString();
 }

@@ -5,10 +5,8 @@
 
 import {
   checkVersion,
-  readArray,
   readBytes,
   readString,
-  writeArray,
   writeBytes,
   writeString,
   type MessageCodec,
@@ -50,13 +48,27 @@ export interface ConsumerProtocolAssignmentTopicPartitionInput {
 
 function writeConsumerProtocolAssignment(writer: Writer, value: ConsumerProtocolAssignmentInput, version: number): void {
   const $assignedPartitions = value.assignedPartitions;
-  writeArray(writer, $assignedPartitions, false, (w, e) => writeConsumerProtocolAssignmentTopicPartition(w, e, version));
+  {
+    const items = $assignedPartitions;
+    {
+      writer.writeArrayLength(items.length, false);
+      for (const item of items) writeConsumerProtocolAssignmentTopicPartition(writer, item, version);
+    }
+  }
   const $userData = (value.userData ?? null);
   writeBytes(writer, $userData, false);
 }
 
 function readConsumerProtocolAssignment(reader: Reader, version: number): ConsumerProtocolAssignment {
-  const $assignedPartitions: ConsumerProtocolAssignmentTopicPartition[] = readArray(reader, false, (r) => readConsumerProtocolAssignmentTopicPartition(r, version));
+  let $assignedPartitions: ConsumerProtocolAssignmentTopicPartition[];
+  {
+    const n = reader.readArrayLength(false, false);
+    {
+      const items: ConsumerProtocolAssignmentTopicPartition[] = [];
+      for (let i = 0; i < n; i++) items.push(readConsumerProtocolAssignmentTopicPartition(reader, version));
+      $assignedPartitions = items;
+    }
+  }
   const $userData: Buffer | null = readBytes(reader, false, true, true);
   const result: ConsumerProtocolAssignment = { assignedPartitions: $assignedPartitions, userData: $userData };
   return result;
@@ -66,12 +78,26 @@ function writeConsumerProtocolAssignmentTopicPartition(writer: Writer, value: Co
   const $topic = value.topic;
   writeString(writer, $topic, false);
   const $partitions = value.partitions;
-  writeArray(writer, $partitions, false, (w, e) => { w.writeInt32(e); });
+  {
+    const items = $partitions;
+    {
+      writer.writeArrayLength(items.length, false);
+      for (const item of items) writer.writeInt32(item);
+    }
+  }
 }
 
 function readConsumerProtocolAssignmentTopicPartition(reader: Reader, _version: number): ConsumerProtocolAssignmentTopicPartition {
   const $topic: string = readString(reader, false);
-  const $partitions: number[] = readArray(reader, false, (r) => r.readInt32());
+  let $partitions: number[];
+  {
+    const n = reader.readArrayLength(false, false);
+    {
+      const items: number[] = [];
+      for (let i = 0; i < n; i++) items.push(reader.readInt32());
+      $partitions = items;
+    }
+  }
   const result: ConsumerProtocolAssignmentTopicPartition = { topic: $topic, partitions: $partitions };
   return result;
 }

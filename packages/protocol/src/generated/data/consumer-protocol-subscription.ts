@@ -5,11 +5,9 @@
 
 import {
   checkVersion,
-  readArray,
   readBytes,
   readNullableString,
   readString,
-  writeArray,
   writeBytes,
   writeNullableString,
   writeString,
@@ -64,12 +62,24 @@ export interface ConsumerProtocolSubscriptionTopicPartitionInput {
 
 function writeConsumerProtocolSubscription(writer: Writer, value: ConsumerProtocolSubscriptionInput, version: number): void {
   const $topics = value.topics;
-  writeArray(writer, $topics, false, (w, e) => { writeString(w, e, false); });
+  {
+    const items = $topics;
+    {
+      writer.writeArrayLength(items.length, false);
+      for (const item of items) writeString(writer, item, false);
+    }
+  }
   const $userData = (value.userData ?? null);
   writeBytes(writer, $userData, false);
   const $ownedPartitions = (value.ownedPartitions ?? []);
   if (version >= 1) {
-    writeArray(writer, $ownedPartitions, false, (w, e) => writeConsumerProtocolSubscriptionTopicPartition(w, e, version));
+    {
+      const items = $ownedPartitions;
+      {
+        writer.writeArrayLength(items.length, false);
+        for (const item of items) writeConsumerProtocolSubscriptionTopicPartition(writer, item, version);
+      }
+    }
   }
   const $generationId = (value.generationId ?? -1);
   if (version >= 2) {
@@ -82,9 +92,27 @@ function writeConsumerProtocolSubscription(writer: Writer, value: ConsumerProtoc
 }
 
 function readConsumerProtocolSubscription(reader: Reader, version: number): ConsumerProtocolSubscription {
-  const $topics: string[] = readArray(reader, false, (r) => readString(r, false));
+  let $topics: string[];
+  {
+    const n = reader.readArrayLength(false, false);
+    {
+      const items: string[] = [];
+      for (let i = 0; i < n; i++) items.push(readString(reader, false));
+      $topics = items;
+    }
+  }
   const $userData: Buffer | null = readBytes(reader, false, true, true);
-  const $ownedPartitions: ConsumerProtocolSubscriptionTopicPartition[] = version >= 1 ? readArray(reader, false, (r) => readConsumerProtocolSubscriptionTopicPartition(r, version)) : [];
+  let $ownedPartitions: ConsumerProtocolSubscriptionTopicPartition[] = [];
+  if (version >= 1) {
+    {
+      const n = reader.readArrayLength(false, false);
+      {
+        const items: ConsumerProtocolSubscriptionTopicPartition[] = [];
+        for (let i = 0; i < n; i++) items.push(readConsumerProtocolSubscriptionTopicPartition(reader, version));
+        $ownedPartitions = items;
+      }
+    }
+  }
   const $generationId: number = version >= 2 ? reader.readInt32() : -1;
   const $rackId: string | null = version >= 3 ? readNullableString(reader, false) : null;
   const result: ConsumerProtocolSubscription = { topics: $topics, userData: $userData, ownedPartitions: $ownedPartitions, generationId: $generationId, rackId: $rackId };
@@ -95,12 +123,26 @@ function writeConsumerProtocolSubscriptionTopicPartition(writer: Writer, value: 
   const $topic = value.topic;
   writeString(writer, $topic, false);
   const $partitions = value.partitions;
-  writeArray(writer, $partitions, false, (w, e) => { w.writeInt32(e); });
+  {
+    const items = $partitions;
+    {
+      writer.writeArrayLength(items.length, false);
+      for (const item of items) writer.writeInt32(item);
+    }
+  }
 }
 
 function readConsumerProtocolSubscriptionTopicPartition(reader: Reader, _version: number): ConsumerProtocolSubscriptionTopicPartition {
   const $topic: string = readString(reader, false);
-  const $partitions: number[] = readArray(reader, false, (r) => r.readInt32());
+  let $partitions: number[];
+  {
+    const n = reader.readArrayLength(false, false);
+    {
+      const items: number[] = [];
+      for (let i = 0; i < n; i++) items.push(reader.readInt32());
+      $partitions = items;
+    }
+  }
   const result: ConsumerProtocolSubscriptionTopicPartition = { topic: $topic, partitions: $partitions };
   return result;
 }

@@ -5,10 +5,8 @@
 
 import {
   checkVersion,
-  readArray,
   readUnknownTaggedFields,
   unsupportedField,
-  writeArray,
   writeTaggedFields,
   type MessageCodec,
   type TaggedField,
@@ -71,9 +69,21 @@ function writeLeaderChangeMessage(writer: Writer, value: LeaderChangeMessageInpu
   const $leaderId = value.leaderId;
   writer.writeInt32($leaderId);
   const $voters = value.voters;
-  writeArray(writer, $voters, true, (w, e) => writeLeaderChangeMessageVoter(w, e, version));
+  {
+    const items = $voters;
+    {
+      writer.writeArrayLength(items.length, true);
+      for (const item of items) writeLeaderChangeMessageVoter(writer, item, version);
+    }
+  }
   const $grantingVoters = value.grantingVoters;
-  writeArray(writer, $grantingVoters, true, (w, e) => writeLeaderChangeMessageVoter(w, e, version));
+  {
+    const items = $grantingVoters;
+    {
+      writer.writeArrayLength(items.length, true);
+      for (const item of items) writeLeaderChangeMessageVoter(writer, item, version);
+    }
+  }
   {
     writeTaggedFields(writer, undefined, value._unknownTaggedFields);
   }
@@ -82,8 +92,24 @@ function writeLeaderChangeMessage(writer: Writer, value: LeaderChangeMessageInpu
 function readLeaderChangeMessage(reader: Reader, version: number): LeaderChangeMessage {
   const $version: number = reader.readInt16();
   const $leaderId: number = reader.readInt32();
-  const $voters: LeaderChangeMessageVoter[] = readArray(reader, true, (r) => readLeaderChangeMessageVoter(r, version));
-  const $grantingVoters: LeaderChangeMessageVoter[] = readArray(reader, true, (r) => readLeaderChangeMessageVoter(r, version));
+  let $voters: LeaderChangeMessageVoter[];
+  {
+    const n = reader.readArrayLength(true, false);
+    {
+      const items: LeaderChangeMessageVoter[] = [];
+      for (let i = 0; i < n; i++) items.push(readLeaderChangeMessageVoter(reader, version));
+      $voters = items;
+    }
+  }
+  let $grantingVoters: LeaderChangeMessageVoter[];
+  {
+    const n = reader.readArrayLength(true, false);
+    {
+      const items: LeaderChangeMessageVoter[] = [];
+      for (let i = 0; i < n; i++) items.push(readLeaderChangeMessageVoter(reader, version));
+      $grantingVoters = items;
+    }
+  }
   let unknownTaggedFields: TaggedField[] | undefined;
   {
     unknownTaggedFields = readUnknownTaggedFields(reader);

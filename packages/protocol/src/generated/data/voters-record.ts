@@ -5,10 +5,8 @@
 
 import {
   checkVersion,
-  readArray,
   readString,
   readUnknownTaggedFields,
-  writeArray,
   writeString,
   writeTaggedFields,
   type MessageCodec,
@@ -113,7 +111,13 @@ function writeVotersRecord(writer: Writer, value: VotersRecordInput, version: nu
   const $version = value.version;
   writer.writeInt16($version);
   const $voters = value.voters;
-  writeArray(writer, $voters, true, (w, e) => writeVotersRecordVoter(w, e, version));
+  {
+    const items = $voters;
+    {
+      writer.writeArrayLength(items.length, true);
+      for (const item of items) writeVotersRecordVoter(writer, item, version);
+    }
+  }
   {
     writeTaggedFields(writer, undefined, value._unknownTaggedFields);
   }
@@ -121,7 +125,15 @@ function writeVotersRecord(writer: Writer, value: VotersRecordInput, version: nu
 
 function readVotersRecord(reader: Reader, version: number): VotersRecord {
   const $version: number = reader.readInt16();
-  const $voters: VotersRecordVoter[] = readArray(reader, true, (r) => readVotersRecordVoter(r, version));
+  let $voters: VotersRecordVoter[];
+  {
+    const n = reader.readArrayLength(true, false);
+    {
+      const items: VotersRecordVoter[] = [];
+      for (let i = 0; i < n; i++) items.push(readVotersRecordVoter(reader, version));
+      $voters = items;
+    }
+  }
   let unknownTaggedFields: TaggedField[] | undefined;
   {
     unknownTaggedFields = readUnknownTaggedFields(reader);
@@ -137,7 +149,13 @@ function writeVotersRecordVoter(writer: Writer, value: VotersRecordVoterInput, v
   const $voterDirectoryId = value.voterDirectoryId;
   writer.writeUuid($voterDirectoryId);
   const $endpoints = value.endpoints;
-  writeArray(writer, $endpoints, true, (w, e) => writeVotersRecordEndpoint(w, e, version));
+  {
+    const items = $endpoints;
+    {
+      writer.writeArrayLength(items.length, true);
+      for (const item of items) writeVotersRecordEndpoint(writer, item, version);
+    }
+  }
   const $kRaftVersionFeature = value.kRaftVersionFeature;
   writeVotersRecordKRaftVersionFeature(writer, $kRaftVersionFeature, version);
   {
@@ -148,7 +166,15 @@ function writeVotersRecordVoter(writer: Writer, value: VotersRecordVoterInput, v
 function readVotersRecordVoter(reader: Reader, version: number): VotersRecordVoter {
   const $voterId: number = reader.readInt32();
   const $voterDirectoryId: string = reader.readUuid();
-  const $endpoints: VotersRecordEndpoint[] = readArray(reader, true, (r) => readVotersRecordEndpoint(r, version));
+  let $endpoints: VotersRecordEndpoint[];
+  {
+    const n = reader.readArrayLength(true, false);
+    {
+      const items: VotersRecordEndpoint[] = [];
+      for (let i = 0; i < n; i++) items.push(readVotersRecordEndpoint(reader, version));
+      $endpoints = items;
+    }
+  }
   const $kRaftVersionFeature: VotersRecordKRaftVersionFeature = readVotersRecordKRaftVersionFeature(reader, version);
   let unknownTaggedFields: TaggedField[] | undefined;
   {

@@ -5,9 +5,7 @@
 
 import {
   checkVersion,
-  readArray,
   readUnknownTaggedFields,
-  writeArray,
   writeTaggedFields,
   type MessageCodec,
   type TaggedField,
@@ -75,9 +73,21 @@ function writeConsumerGroupCurrentMemberAssignmentValue(writer: Writer, value: C
   const $state = value.state;
   writer.writeInt8($state);
   const $assignedPartitions = value.assignedPartitions;
-  writeArray(writer, $assignedPartitions, true, (w, e) => writeConsumerGroupCurrentMemberAssignmentValueTopicPartitions(w, e, version));
+  {
+    const items = $assignedPartitions;
+    {
+      writer.writeArrayLength(items.length, true);
+      for (const item of items) writeConsumerGroupCurrentMemberAssignmentValueTopicPartitions(writer, item, version);
+    }
+  }
   const $partitionsPendingRevocation = value.partitionsPendingRevocation;
-  writeArray(writer, $partitionsPendingRevocation, true, (w, e) => writeConsumerGroupCurrentMemberAssignmentValueTopicPartitions(w, e, version));
+  {
+    const items = $partitionsPendingRevocation;
+    {
+      writer.writeArrayLength(items.length, true);
+      for (const item of items) writeConsumerGroupCurrentMemberAssignmentValueTopicPartitions(writer, item, version);
+    }
+  }
   {
     writeTaggedFields(writer, undefined, value._unknownTaggedFields);
   }
@@ -87,8 +97,24 @@ function readConsumerGroupCurrentMemberAssignmentValue(reader: Reader, version: 
   const $memberEpoch: number = reader.readInt32();
   const $previousMemberEpoch: number = reader.readInt32();
   const $state: number = reader.readInt8();
-  const $assignedPartitions: ConsumerGroupCurrentMemberAssignmentValueTopicPartitions[] = readArray(reader, true, (r) => readConsumerGroupCurrentMemberAssignmentValueTopicPartitions(r, version));
-  const $partitionsPendingRevocation: ConsumerGroupCurrentMemberAssignmentValueTopicPartitions[] = readArray(reader, true, (r) => readConsumerGroupCurrentMemberAssignmentValueTopicPartitions(r, version));
+  let $assignedPartitions: ConsumerGroupCurrentMemberAssignmentValueTopicPartitions[];
+  {
+    const n = reader.readArrayLength(true, false);
+    {
+      const items: ConsumerGroupCurrentMemberAssignmentValueTopicPartitions[] = [];
+      for (let i = 0; i < n; i++) items.push(readConsumerGroupCurrentMemberAssignmentValueTopicPartitions(reader, version));
+      $assignedPartitions = items;
+    }
+  }
+  let $partitionsPendingRevocation: ConsumerGroupCurrentMemberAssignmentValueTopicPartitions[];
+  {
+    const n = reader.readArrayLength(true, false);
+    {
+      const items: ConsumerGroupCurrentMemberAssignmentValueTopicPartitions[] = [];
+      for (let i = 0; i < n; i++) items.push(readConsumerGroupCurrentMemberAssignmentValueTopicPartitions(reader, version));
+      $partitionsPendingRevocation = items;
+    }
+  }
   let unknownTaggedFields: TaggedField[] | undefined;
   {
     unknownTaggedFields = readUnknownTaggedFields(reader);
@@ -102,7 +128,13 @@ function writeConsumerGroupCurrentMemberAssignmentValueTopicPartitions(writer: W
   const $topicId = value.topicId;
   writer.writeUuid($topicId);
   const $partitions = value.partitions;
-  writeArray(writer, $partitions, true, (w, e) => { w.writeInt32(e); });
+  {
+    const items = $partitions;
+    {
+      writer.writeArrayLength(items.length, true);
+      for (const item of items) writer.writeInt32(item);
+    }
+  }
   {
     writeTaggedFields(writer, undefined, value._unknownTaggedFields);
   }
@@ -110,7 +142,15 @@ function writeConsumerGroupCurrentMemberAssignmentValueTopicPartitions(writer: W
 
 function readConsumerGroupCurrentMemberAssignmentValueTopicPartitions(reader: Reader, _version: number): ConsumerGroupCurrentMemberAssignmentValueTopicPartitions {
   const $topicId: string = reader.readUuid();
-  const $partitions: number[] = readArray(reader, true, (r) => r.readInt32());
+  let $partitions: number[];
+  {
+    const n = reader.readArrayLength(true, false);
+    {
+      const items: number[] = [];
+      for (let i = 0; i < n; i++) items.push(reader.readInt32());
+      $partitions = items;
+    }
+  }
   let unknownTaggedFields: TaggedField[] | undefined;
   {
     unknownTaggedFields = readUnknownTaggedFields(reader);

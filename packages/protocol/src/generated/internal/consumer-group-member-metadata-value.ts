@@ -6,14 +6,12 @@
 import {
   checkVersion,
   finishTaggedField,
-  readArray,
   readBytes,
   readNullMarker,
   readNullableString,
   readString,
   readUnknownTaggedFields,
   taggedFieldEnd,
-  writeArray,
   writeBytes,
   writeNullableString,
   writeString,
@@ -123,7 +121,13 @@ function writeConsumerGroupMemberMetadataValue(writer: Writer, value: ConsumerGr
   const $clientHost = value.clientHost;
   writeString(writer, $clientHost, true);
   const $subscribedTopicNames = value.subscribedTopicNames;
-  writeArray(writer, $subscribedTopicNames, true, (w, e) => { writeString(w, e, true); });
+  {
+    const items = $subscribedTopicNames;
+    {
+      writer.writeArrayLength(items.length, true);
+      for (const item of items) writeString(writer, item, true);
+    }
+  }
   const $subscribedTopicRegex = value.subscribedTopicRegex;
   writeNullableString(writer, $subscribedTopicRegex, true);
   const $rebalanceTimeoutMs = (value.rebalanceTimeoutMs ?? -1);
@@ -145,7 +149,15 @@ function readConsumerGroupMemberMetadataValue(reader: Reader, version: number): 
   const $rackId: string | null = readNullableString(reader, true);
   const $clientId: string = readString(reader, true);
   const $clientHost: string = readString(reader, true);
-  const $subscribedTopicNames: string[] = readArray(reader, true, (r) => readString(r, true));
+  let $subscribedTopicNames: string[];
+  {
+    const n = reader.readArrayLength(true, false);
+    {
+      const items: string[] = [];
+      for (let i = 0; i < n; i++) items.push(readString(reader, true));
+      $subscribedTopicNames = items;
+    }
+  }
   const $subscribedTopicRegex: string | null = readNullableString(reader, true);
   const $rebalanceTimeoutMs: number = reader.readInt32();
   const $serverAssignor: string | null = readNullableString(reader, true);
@@ -172,7 +184,13 @@ function writeConsumerGroupMemberMetadataValueClassicMemberMetadata(writer: Writ
   const $sessionTimeoutMs = value.sessionTimeoutMs;
   writer.writeInt32($sessionTimeoutMs);
   const $supportedProtocols = value.supportedProtocols;
-  writeArray(writer, $supportedProtocols, true, (w, e) => writeConsumerGroupMemberMetadataValueClassicProtocol(w, e, version));
+  {
+    const items = $supportedProtocols;
+    {
+      writer.writeArrayLength(items.length, true);
+      for (const item of items) writeConsumerGroupMemberMetadataValueClassicProtocol(writer, item, version);
+    }
+  }
   {
     writeTaggedFields(writer, undefined, value._unknownTaggedFields);
   }
@@ -180,7 +198,15 @@ function writeConsumerGroupMemberMetadataValueClassicMemberMetadata(writer: Writ
 
 function readConsumerGroupMemberMetadataValueClassicMemberMetadata(reader: Reader, version: number): ConsumerGroupMemberMetadataValueClassicMemberMetadata {
   const $sessionTimeoutMs: number = reader.readInt32();
-  const $supportedProtocols: ConsumerGroupMemberMetadataValueClassicProtocol[] = readArray(reader, true, (r) => readConsumerGroupMemberMetadataValueClassicProtocol(r, version));
+  let $supportedProtocols: ConsumerGroupMemberMetadataValueClassicProtocol[];
+  {
+    const n = reader.readArrayLength(true, false);
+    {
+      const items: ConsumerGroupMemberMetadataValueClassicProtocol[] = [];
+      for (let i = 0; i < n; i++) items.push(readConsumerGroupMemberMetadataValueClassicProtocol(reader, version));
+      $supportedProtocols = items;
+    }
+  }
   let unknownTaggedFields: TaggedField[] | undefined;
   {
     unknownTaggedFields = readUnknownTaggedFields(reader);

@@ -5,10 +5,8 @@
 
 import {
   checkVersion,
-  readArray,
   readString,
   readUnknownTaggedFields,
-  writeArray,
   writeString,
   writeTaggedFields,
   type MessageCodec,
@@ -83,14 +81,28 @@ export interface ConsumerGroupPartitionMetadataValuePartitionMetadataInput {
 
 function writeConsumerGroupPartitionMetadataValue(writer: Writer, value: ConsumerGroupPartitionMetadataValueInput, version: number): void {
   const $topics = value.topics;
-  writeArray(writer, $topics, true, (w, e) => writeConsumerGroupPartitionMetadataValueTopicMetadata(w, e, version));
+  {
+    const items = $topics;
+    {
+      writer.writeArrayLength(items.length, true);
+      for (const item of items) writeConsumerGroupPartitionMetadataValueTopicMetadata(writer, item, version);
+    }
+  }
   {
     writeTaggedFields(writer, undefined, value._unknownTaggedFields);
   }
 }
 
 function readConsumerGroupPartitionMetadataValue(reader: Reader, version: number): ConsumerGroupPartitionMetadataValue {
-  const $topics: ConsumerGroupPartitionMetadataValueTopicMetadata[] = readArray(reader, true, (r) => readConsumerGroupPartitionMetadataValueTopicMetadata(r, version));
+  let $topics: ConsumerGroupPartitionMetadataValueTopicMetadata[];
+  {
+    const n = reader.readArrayLength(true, false);
+    {
+      const items: ConsumerGroupPartitionMetadataValueTopicMetadata[] = [];
+      for (let i = 0; i < n; i++) items.push(readConsumerGroupPartitionMetadataValueTopicMetadata(reader, version));
+      $topics = items;
+    }
+  }
   let unknownTaggedFields: TaggedField[] | undefined;
   {
     unknownTaggedFields = readUnknownTaggedFields(reader);
@@ -108,7 +120,13 @@ function writeConsumerGroupPartitionMetadataValueTopicMetadata(writer: Writer, v
   const $numPartitions = value.numPartitions;
   writer.writeInt32($numPartitions);
   const $partitionMetadata = value.partitionMetadata;
-  writeArray(writer, $partitionMetadata, true, (w, e) => writeConsumerGroupPartitionMetadataValuePartitionMetadata(w, e, version));
+  {
+    const items = $partitionMetadata;
+    {
+      writer.writeArrayLength(items.length, true);
+      for (const item of items) writeConsumerGroupPartitionMetadataValuePartitionMetadata(writer, item, version);
+    }
+  }
   {
     writeTaggedFields(writer, undefined, value._unknownTaggedFields);
   }
@@ -118,7 +136,15 @@ function readConsumerGroupPartitionMetadataValueTopicMetadata(reader: Reader, ve
   const $topicId: string = reader.readUuid();
   const $topicName: string = readString(reader, true);
   const $numPartitions: number = reader.readInt32();
-  const $partitionMetadata: ConsumerGroupPartitionMetadataValuePartitionMetadata[] = readArray(reader, true, (r) => readConsumerGroupPartitionMetadataValuePartitionMetadata(r, version));
+  let $partitionMetadata: ConsumerGroupPartitionMetadataValuePartitionMetadata[];
+  {
+    const n = reader.readArrayLength(true, false);
+    {
+      const items: ConsumerGroupPartitionMetadataValuePartitionMetadata[] = [];
+      for (let i = 0; i < n; i++) items.push(readConsumerGroupPartitionMetadataValuePartitionMetadata(reader, version));
+      $partitionMetadata = items;
+    }
+  }
   let unknownTaggedFields: TaggedField[] | undefined;
   {
     unknownTaggedFields = readUnknownTaggedFields(reader);
@@ -132,7 +158,13 @@ function writeConsumerGroupPartitionMetadataValuePartitionMetadata(writer: Write
   const $partition = value.partition;
   writer.writeInt32($partition);
   const $racks = value.racks;
-  writeArray(writer, $racks, true, (w, e) => { writeString(w, e, true); });
+  {
+    const items = $racks;
+    {
+      writer.writeArrayLength(items.length, true);
+      for (const item of items) writeString(writer, item, true);
+    }
+  }
   {
     writeTaggedFields(writer, undefined, value._unknownTaggedFields);
   }
@@ -140,7 +172,15 @@ function writeConsumerGroupPartitionMetadataValuePartitionMetadata(writer: Write
 
 function readConsumerGroupPartitionMetadataValuePartitionMetadata(reader: Reader, _version: number): ConsumerGroupPartitionMetadataValuePartitionMetadata {
   const $partition: number = reader.readInt32();
-  const $racks: string[] = readArray(reader, true, (r) => readString(r, true));
+  let $racks: string[];
+  {
+    const n = reader.readArrayLength(true, false);
+    {
+      const items: string[] = [];
+      for (let i = 0; i < n; i++) items.push(readString(reader, true));
+      $racks = items;
+    }
+  }
   let unknownTaggedFields: TaggedField[] | undefined;
   {
     unknownTaggedFields = readUnknownTaggedFields(reader);

@@ -5,12 +5,10 @@
 
 import {
   checkVersion,
-  readArray,
   readBytes,
   readNullableString,
   readString,
   readUnknownTaggedFields,
-  writeArray,
   writeBytes,
   writeNullableString,
   writeString,
@@ -115,7 +113,13 @@ function writeGroupMetadataValue(writer: Writer, value: GroupMetadataValueInput,
     writer.writeInt64($currentStateTimestamp);
   }
   const $members = value.members;
-  writeArray(writer, $members, version >= 4, (w, e) => writeGroupMetadataValueMemberMetadata(w, e, version));
+  {
+    const items = $members;
+    {
+      writer.writeArrayLength(items.length, version >= 4);
+      for (const item of items) writeGroupMetadataValueMemberMetadata(writer, item, version);
+    }
+  }
   if (version >= 4) {
     writeTaggedFields(writer, undefined, value._unknownTaggedFields);
   }
@@ -127,7 +131,15 @@ function readGroupMetadataValue(reader: Reader, version: number): GroupMetadataV
   const $protocol: string | null = readNullableString(reader, version >= 4);
   const $leader: string | null = readNullableString(reader, version >= 4);
   const $currentStateTimestamp: bigint = version >= 2 ? reader.readInt64() : -1n;
-  const $members: GroupMetadataValueMemberMetadata[] = readArray(reader, version >= 4, (r) => readGroupMetadataValueMemberMetadata(r, version));
+  let $members: GroupMetadataValueMemberMetadata[];
+  {
+    const n = reader.readArrayLength(version >= 4, false);
+    {
+      const items: GroupMetadataValueMemberMetadata[] = [];
+      for (let i = 0; i < n; i++) items.push(readGroupMetadataValueMemberMetadata(reader, version));
+      $members = items;
+    }
+  }
   let unknownTaggedFields: TaggedField[] | undefined;
   if (version >= 4) {
     unknownTaggedFields = readUnknownTaggedFields(reader);

@@ -5,9 +5,7 @@
 
 import {
   checkVersion,
-  readArray,
   readUnknownTaggedFields,
-  writeArray,
   writeTaggedFields,
   type MessageCodec,
   type TaggedField,
@@ -71,7 +69,13 @@ function writeShareGroupCurrentMemberAssignmentValue(writer: Writer, value: Shar
   const $state = value.state;
   writer.writeInt8($state);
   const $assignedPartitions = value.assignedPartitions;
-  writeArray(writer, $assignedPartitions, true, (w, e) => writeShareGroupCurrentMemberAssignmentValueTopicPartitions(w, e, version));
+  {
+    const items = $assignedPartitions;
+    {
+      writer.writeArrayLength(items.length, true);
+      for (const item of items) writeShareGroupCurrentMemberAssignmentValueTopicPartitions(writer, item, version);
+    }
+  }
   {
     writeTaggedFields(writer, undefined, value._unknownTaggedFields);
   }
@@ -81,7 +85,15 @@ function readShareGroupCurrentMemberAssignmentValue(reader: Reader, version: num
   const $memberEpoch: number = reader.readInt32();
   const $previousMemberEpoch: number = reader.readInt32();
   const $state: number = reader.readInt8();
-  const $assignedPartitions: ShareGroupCurrentMemberAssignmentValueTopicPartitions[] = readArray(reader, true, (r) => readShareGroupCurrentMemberAssignmentValueTopicPartitions(r, version));
+  let $assignedPartitions: ShareGroupCurrentMemberAssignmentValueTopicPartitions[];
+  {
+    const n = reader.readArrayLength(true, false);
+    {
+      const items: ShareGroupCurrentMemberAssignmentValueTopicPartitions[] = [];
+      for (let i = 0; i < n; i++) items.push(readShareGroupCurrentMemberAssignmentValueTopicPartitions(reader, version));
+      $assignedPartitions = items;
+    }
+  }
   let unknownTaggedFields: TaggedField[] | undefined;
   {
     unknownTaggedFields = readUnknownTaggedFields(reader);
@@ -95,7 +107,13 @@ function writeShareGroupCurrentMemberAssignmentValueTopicPartitions(writer: Writ
   const $topicId = value.topicId;
   writer.writeUuid($topicId);
   const $partitions = value.partitions;
-  writeArray(writer, $partitions, true, (w, e) => { w.writeInt32(e); });
+  {
+    const items = $partitions;
+    {
+      writer.writeArrayLength(items.length, true);
+      for (const item of items) writer.writeInt32(item);
+    }
+  }
   {
     writeTaggedFields(writer, undefined, value._unknownTaggedFields);
   }
@@ -103,7 +121,15 @@ function writeShareGroupCurrentMemberAssignmentValueTopicPartitions(writer: Writ
 
 function readShareGroupCurrentMemberAssignmentValueTopicPartitions(reader: Reader, _version: number): ShareGroupCurrentMemberAssignmentValueTopicPartitions {
   const $topicId: string = reader.readUuid();
-  const $partitions: number[] = readArray(reader, true, (r) => r.readInt32());
+  let $partitions: number[];
+  {
+    const n = reader.readArrayLength(true, false);
+    {
+      const items: number[] = [];
+      for (let i = 0; i < n; i++) items.push(reader.readInt32());
+      $partitions = items;
+    }
+  }
   let unknownTaggedFields: TaggedField[] | undefined;
   {
     unknownTaggedFields = readUnknownTaggedFields(reader);

@@ -5,11 +5,9 @@
 
 import {
   checkVersion,
-  readArray,
   readNullableString,
   readString,
   readUnknownTaggedFields,
-  writeArray,
   writeNullableString,
   writeString,
   writeTaggedFields,
@@ -55,7 +53,13 @@ function writeShareGroupMemberMetadataValue(writer: Writer, value: ShareGroupMem
   const $clientHost = value.clientHost;
   writeString(writer, $clientHost, true);
   const $subscribedTopicNames = value.subscribedTopicNames;
-  writeArray(writer, $subscribedTopicNames, true, (w, e) => { writeString(w, e, true); });
+  {
+    const items = $subscribedTopicNames;
+    {
+      writer.writeArrayLength(items.length, true);
+      for (const item of items) writeString(writer, item, true);
+    }
+  }
   {
     writeTaggedFields(writer, undefined, value._unknownTaggedFields);
   }
@@ -65,7 +69,15 @@ function readShareGroupMemberMetadataValue(reader: Reader, _version: number): Sh
   const $rackId: string | null = readNullableString(reader, true);
   const $clientId: string = readString(reader, true);
   const $clientHost: string = readString(reader, true);
-  const $subscribedTopicNames: string[] = readArray(reader, true, (r) => readString(r, true));
+  let $subscribedTopicNames: string[];
+  {
+    const n = reader.readArrayLength(true, false);
+    {
+      const items: string[] = [];
+      for (let i = 0; i < n; i++) items.push(readString(reader, true));
+      $subscribedTopicNames = items;
+    }
+  }
   let unknownTaggedFields: TaggedField[] | undefined;
   {
     unknownTaggedFields = readUnknownTaggedFields(reader);

@@ -5,10 +5,8 @@
 
 import {
   checkVersion,
-  readArray,
   readString,
   readUnknownTaggedFields,
-  writeArray,
   writeString,
   writeTaggedFields,
   type MessageCodec,
@@ -83,14 +81,28 @@ export interface ShareGroupPartitionMetadataValuePartitionMetadataInput {
 
 function writeShareGroupPartitionMetadataValue(writer: Writer, value: ShareGroupPartitionMetadataValueInput, version: number): void {
   const $topics = value.topics;
-  writeArray(writer, $topics, true, (w, e) => writeShareGroupPartitionMetadataValueTopicMetadata(w, e, version));
+  {
+    const items = $topics;
+    {
+      writer.writeArrayLength(items.length, true);
+      for (const item of items) writeShareGroupPartitionMetadataValueTopicMetadata(writer, item, version);
+    }
+  }
   {
     writeTaggedFields(writer, undefined, value._unknownTaggedFields);
   }
 }
 
 function readShareGroupPartitionMetadataValue(reader: Reader, version: number): ShareGroupPartitionMetadataValue {
-  const $topics: ShareGroupPartitionMetadataValueTopicMetadata[] = readArray(reader, true, (r) => readShareGroupPartitionMetadataValueTopicMetadata(r, version));
+  let $topics: ShareGroupPartitionMetadataValueTopicMetadata[];
+  {
+    const n = reader.readArrayLength(true, false);
+    {
+      const items: ShareGroupPartitionMetadataValueTopicMetadata[] = [];
+      for (let i = 0; i < n; i++) items.push(readShareGroupPartitionMetadataValueTopicMetadata(reader, version));
+      $topics = items;
+    }
+  }
   let unknownTaggedFields: TaggedField[] | undefined;
   {
     unknownTaggedFields = readUnknownTaggedFields(reader);
@@ -108,7 +120,13 @@ function writeShareGroupPartitionMetadataValueTopicMetadata(writer: Writer, valu
   const $numPartitions = value.numPartitions;
   writer.writeInt32($numPartitions);
   const $partitionMetadata = value.partitionMetadata;
-  writeArray(writer, $partitionMetadata, true, (w, e) => writeShareGroupPartitionMetadataValuePartitionMetadata(w, e, version));
+  {
+    const items = $partitionMetadata;
+    {
+      writer.writeArrayLength(items.length, true);
+      for (const item of items) writeShareGroupPartitionMetadataValuePartitionMetadata(writer, item, version);
+    }
+  }
   {
     writeTaggedFields(writer, undefined, value._unknownTaggedFields);
   }
@@ -118,7 +136,15 @@ function readShareGroupPartitionMetadataValueTopicMetadata(reader: Reader, versi
   const $topicId: string = reader.readUuid();
   const $topicName: string = readString(reader, true);
   const $numPartitions: number = reader.readInt32();
-  const $partitionMetadata: ShareGroupPartitionMetadataValuePartitionMetadata[] = readArray(reader, true, (r) => readShareGroupPartitionMetadataValuePartitionMetadata(r, version));
+  let $partitionMetadata: ShareGroupPartitionMetadataValuePartitionMetadata[];
+  {
+    const n = reader.readArrayLength(true, false);
+    {
+      const items: ShareGroupPartitionMetadataValuePartitionMetadata[] = [];
+      for (let i = 0; i < n; i++) items.push(readShareGroupPartitionMetadataValuePartitionMetadata(reader, version));
+      $partitionMetadata = items;
+    }
+  }
   let unknownTaggedFields: TaggedField[] | undefined;
   {
     unknownTaggedFields = readUnknownTaggedFields(reader);
@@ -132,7 +158,13 @@ function writeShareGroupPartitionMetadataValuePartitionMetadata(writer: Writer, 
   const $partition = value.partition;
   writer.writeInt32($partition);
   const $racks = value.racks;
-  writeArray(writer, $racks, true, (w, e) => { writeString(w, e, true); });
+  {
+    const items = $racks;
+    {
+      writer.writeArrayLength(items.length, true);
+      for (const item of items) writeString(writer, item, true);
+    }
+  }
   {
     writeTaggedFields(writer, undefined, value._unknownTaggedFields);
   }
@@ -140,7 +172,15 @@ function writeShareGroupPartitionMetadataValuePartitionMetadata(writer: Writer, 
 
 function readShareGroupPartitionMetadataValuePartitionMetadata(reader: Reader, _version: number): ShareGroupPartitionMetadataValuePartitionMetadata {
   const $partition: number = reader.readInt32();
-  const $racks: string[] = readArray(reader, true, (r) => readString(r, true));
+  let $racks: string[];
+  {
+    const n = reader.readArrayLength(true, false);
+    {
+      const items: string[] = [];
+      for (let i = 0; i < n; i++) items.push(readString(reader, true));
+      $racks = items;
+    }
+  }
   let unknownTaggedFields: TaggedField[] | undefined;
   {
     unknownTaggedFields = readUnknownTaggedFields(reader);

@@ -5,10 +5,8 @@
 
 import {
   checkVersion,
-  readArray,
   readString,
   readUnknownTaggedFields,
-  writeArray,
   writeString,
   writeTaggedFields,
   type MessageCodec,
@@ -83,17 +81,45 @@ export interface ShareGroupStatePartitionMetadataValueTopicInfoInput {
 
 function writeShareGroupStatePartitionMetadataValue(writer: Writer, value: ShareGroupStatePartitionMetadataValueInput, version: number): void {
   const $initializedTopics = value.initializedTopics;
-  writeArray(writer, $initializedTopics, true, (w, e) => writeShareGroupStatePartitionMetadataValueTopicPartitionsInfo(w, e, version));
+  {
+    const items = $initializedTopics;
+    {
+      writer.writeArrayLength(items.length, true);
+      for (const item of items) writeShareGroupStatePartitionMetadataValueTopicPartitionsInfo(writer, item, version);
+    }
+  }
   const $deletingTopics = value.deletingTopics;
-  writeArray(writer, $deletingTopics, true, (w, e) => writeShareGroupStatePartitionMetadataValueTopicInfo(w, e, version));
+  {
+    const items = $deletingTopics;
+    {
+      writer.writeArrayLength(items.length, true);
+      for (const item of items) writeShareGroupStatePartitionMetadataValueTopicInfo(writer, item, version);
+    }
+  }
   {
     writeTaggedFields(writer, undefined, value._unknownTaggedFields);
   }
 }
 
 function readShareGroupStatePartitionMetadataValue(reader: Reader, version: number): ShareGroupStatePartitionMetadataValue {
-  const $initializedTopics: ShareGroupStatePartitionMetadataValueTopicPartitionsInfo[] = readArray(reader, true, (r) => readShareGroupStatePartitionMetadataValueTopicPartitionsInfo(r, version));
-  const $deletingTopics: ShareGroupStatePartitionMetadataValueTopicInfo[] = readArray(reader, true, (r) => readShareGroupStatePartitionMetadataValueTopicInfo(r, version));
+  let $initializedTopics: ShareGroupStatePartitionMetadataValueTopicPartitionsInfo[];
+  {
+    const n = reader.readArrayLength(true, false);
+    {
+      const items: ShareGroupStatePartitionMetadataValueTopicPartitionsInfo[] = [];
+      for (let i = 0; i < n; i++) items.push(readShareGroupStatePartitionMetadataValueTopicPartitionsInfo(reader, version));
+      $initializedTopics = items;
+    }
+  }
+  let $deletingTopics: ShareGroupStatePartitionMetadataValueTopicInfo[];
+  {
+    const n = reader.readArrayLength(true, false);
+    {
+      const items: ShareGroupStatePartitionMetadataValueTopicInfo[] = [];
+      for (let i = 0; i < n; i++) items.push(readShareGroupStatePartitionMetadataValueTopicInfo(reader, version));
+      $deletingTopics = items;
+    }
+  }
   let unknownTaggedFields: TaggedField[] | undefined;
   {
     unknownTaggedFields = readUnknownTaggedFields(reader);
@@ -109,7 +135,13 @@ function writeShareGroupStatePartitionMetadataValueTopicPartitionsInfo(writer: W
   const $topicName = value.topicName;
   writeString(writer, $topicName, true);
   const $partitions = value.partitions;
-  writeArray(writer, $partitions, true, (w, e) => { w.writeInt32(e); });
+  {
+    const items = $partitions;
+    {
+      writer.writeArrayLength(items.length, true);
+      for (const item of items) writer.writeInt32(item);
+    }
+  }
   {
     writeTaggedFields(writer, undefined, value._unknownTaggedFields);
   }
@@ -118,7 +150,15 @@ function writeShareGroupStatePartitionMetadataValueTopicPartitionsInfo(writer: W
 function readShareGroupStatePartitionMetadataValueTopicPartitionsInfo(reader: Reader, _version: number): ShareGroupStatePartitionMetadataValueTopicPartitionsInfo {
   const $topicId: string = reader.readUuid();
   const $topicName: string = readString(reader, true);
-  const $partitions: number[] = readArray(reader, true, (r) => r.readInt32());
+  let $partitions: number[];
+  {
+    const n = reader.readArrayLength(true, false);
+    {
+      const items: number[] = [];
+      for (let i = 0; i < n; i++) items.push(reader.readInt32());
+      $partitions = items;
+    }
+  }
   let unknownTaggedFields: TaggedField[] | undefined;
   {
     unknownTaggedFields = readUnknownTaggedFields(reader);

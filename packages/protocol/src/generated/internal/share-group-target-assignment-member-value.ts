@@ -5,9 +5,7 @@
 
 import {
   checkVersion,
-  readArray,
   readUnknownTaggedFields,
-  writeArray,
   writeTaggedFields,
   type MessageCodec,
   type TaggedField,
@@ -53,14 +51,28 @@ export interface ShareGroupTargetAssignmentMemberValueTopicPartitionInput {
 
 function writeShareGroupTargetAssignmentMemberValue(writer: Writer, value: ShareGroupTargetAssignmentMemberValueInput, version: number): void {
   const $topicPartitions = value.topicPartitions;
-  writeArray(writer, $topicPartitions, true, (w, e) => writeShareGroupTargetAssignmentMemberValueTopicPartition(w, e, version));
+  {
+    const items = $topicPartitions;
+    {
+      writer.writeArrayLength(items.length, true);
+      for (const item of items) writeShareGroupTargetAssignmentMemberValueTopicPartition(writer, item, version);
+    }
+  }
   {
     writeTaggedFields(writer, undefined, value._unknownTaggedFields);
   }
 }
 
 function readShareGroupTargetAssignmentMemberValue(reader: Reader, version: number): ShareGroupTargetAssignmentMemberValue {
-  const $topicPartitions: ShareGroupTargetAssignmentMemberValueTopicPartition[] = readArray(reader, true, (r) => readShareGroupTargetAssignmentMemberValueTopicPartition(r, version));
+  let $topicPartitions: ShareGroupTargetAssignmentMemberValueTopicPartition[];
+  {
+    const n = reader.readArrayLength(true, false);
+    {
+      const items: ShareGroupTargetAssignmentMemberValueTopicPartition[] = [];
+      for (let i = 0; i < n; i++) items.push(readShareGroupTargetAssignmentMemberValueTopicPartition(reader, version));
+      $topicPartitions = items;
+    }
+  }
   let unknownTaggedFields: TaggedField[] | undefined;
   {
     unknownTaggedFields = readUnknownTaggedFields(reader);
@@ -74,7 +86,13 @@ function writeShareGroupTargetAssignmentMemberValueTopicPartition(writer: Writer
   const $topicId = value.topicId;
   writer.writeUuid($topicId);
   const $partitions = value.partitions;
-  writeArray(writer, $partitions, true, (w, e) => { w.writeInt32(e); });
+  {
+    const items = $partitions;
+    {
+      writer.writeArrayLength(items.length, true);
+      for (const item of items) writer.writeInt32(item);
+    }
+  }
   {
     writeTaggedFields(writer, undefined, value._unknownTaggedFields);
   }
@@ -82,7 +100,15 @@ function writeShareGroupTargetAssignmentMemberValueTopicPartition(writer: Writer
 
 function readShareGroupTargetAssignmentMemberValueTopicPartition(reader: Reader, _version: number): ShareGroupTargetAssignmentMemberValueTopicPartition {
   const $topicId: string = reader.readUuid();
-  const $partitions: number[] = readArray(reader, true, (r) => r.readInt32());
+  let $partitions: number[];
+  {
+    const n = reader.readArrayLength(true, false);
+    {
+      const items: number[] = [];
+      for (let i = 0; i < n; i++) items.push(reader.readInt32());
+      $partitions = items;
+    }
+  }
   let unknownTaggedFields: TaggedField[] | undefined;
   {
     unknownTaggedFields = readUnknownTaggedFields(reader);

@@ -6,13 +6,10 @@
 import {
   checkVersion,
   finishTaggedField,
-  readArray,
-  readNullableArray,
   readString,
   readUnknownTaggedFields,
   taggedFieldEnd,
   unsupportedField,
-  writeArray,
   writeString,
   writeTaggedFields,
   type MessageCodec,
@@ -108,7 +105,14 @@ function writeTransactionLogValue(writer: Writer, value: TransactionLogValueInpu
   const $transactionStatus = value.transactionStatus;
   writer.writeInt8($transactionStatus);
   const $transactionPartitions = value.transactionPartitions;
-  writeArray(writer, $transactionPartitions, version >= 1, (w, e) => writeTransactionLogValuePartitionsSchema(w, e, version));
+  {
+    const items = $transactionPartitions;
+    if (items === null) writer.writeArrayLength(null, version >= 1);
+    else {
+      writer.writeArrayLength(items.length, version >= 1);
+      for (const item of items) writeTransactionLogValuePartitionsSchema(writer, item, version);
+    }
+  }
   const $transactionLastUpdateTimestampMs = value.transactionLastUpdateTimestampMs;
   writer.writeInt64($transactionLastUpdateTimestampMs);
   const $transactionStartTimestampMs = value.transactionStartTimestampMs;
@@ -137,7 +141,16 @@ function readTransactionLogValue(reader: Reader, version: number): TransactionLo
   const $producerEpoch: number = reader.readInt16();
   const $transactionTimeoutMs: number = reader.readInt32();
   const $transactionStatus: number = reader.readInt8();
-  const $transactionPartitions: TransactionLogValuePartitionsSchema[] | null = readNullableArray(reader, version >= 1, true, (r) => readTransactionLogValuePartitionsSchema(r, version));
+  let $transactionPartitions: TransactionLogValuePartitionsSchema[] | null;
+  {
+    const n = reader.readArrayLength(version >= 1, true);
+    if (n < 0) $transactionPartitions = null;
+    else {
+      const items: TransactionLogValuePartitionsSchema[] = [];
+      for (let i = 0; i < n; i++) items.push(readTransactionLogValuePartitionsSchema(reader, version));
+      $transactionPartitions = items;
+    }
+  }
   const $transactionLastUpdateTimestampMs: bigint = reader.readInt64();
   const $transactionStartTimestampMs: bigint = reader.readInt64();
   let $clientTransactionVersion: number = 0;
@@ -171,7 +184,13 @@ function writeTransactionLogValuePartitionsSchema(writer: Writer, value: Transac
   const $topic = value.topic;
   writeString(writer, $topic, version >= 1);
   const $partitionIds = value.partitionIds;
-  writeArray(writer, $partitionIds, version >= 1, (w, e) => { w.writeInt32(e); });
+  {
+    const items = $partitionIds;
+    {
+      writer.writeArrayLength(items.length, version >= 1);
+      for (const item of items) writer.writeInt32(item);
+    }
+  }
   if (version >= 1) {
     writeTaggedFields(writer, undefined, value._unknownTaggedFields);
   }
@@ -179,7 +198,15 @@ function writeTransactionLogValuePartitionsSchema(writer: Writer, value: Transac
 
 function readTransactionLogValuePartitionsSchema(reader: Reader, version: number): TransactionLogValuePartitionsSchema {
   const $topic: string = readString(reader, version >= 1);
-  const $partitionIds: number[] = readArray(reader, version >= 1, (r) => r.readInt32());
+  let $partitionIds: number[];
+  {
+    const n = reader.readArrayLength(version >= 1, false);
+    {
+      const items: number[] = [];
+      for (let i = 0; i < n; i++) items.push(reader.readInt32());
+      $partitionIds = items;
+    }
+  }
   let unknownTaggedFields: TaggedField[] | undefined;
   if (version >= 1) {
     unknownTaggedFields = readUnknownTaggedFields(reader);

@@ -6,14 +6,12 @@
 import {
   checkVersion,
   finishTaggedField,
-  readArray,
   readBytes,
   readNullableString,
   readString,
   readUnknownTaggedFields,
   taggedFieldEnd,
   unsupportedField,
-  writeArray,
   writeBytes,
   writeNullableString,
   writeString,
@@ -104,7 +102,13 @@ function writeProduceRequest(writer: Writer, value: ProduceRequestInput, version
   const $timeoutMs = value.timeoutMs;
   writer.writeInt32($timeoutMs);
   const $topicData = value.topicData;
-  writeArray(writer, $topicData, version >= 9, (w, e) => writeProduceRequestTopicProduceData(w, e, version));
+  {
+    const items = $topicData;
+    {
+      writer.writeArrayLength(items.length, version >= 9);
+      for (const item of items) writeProduceRequestTopicProduceData(writer, item, version);
+    }
+  }
   if (version >= 9) {
     writeTaggedFields(writer, undefined, value._unknownTaggedFields);
   }
@@ -114,7 +118,15 @@ function readProduceRequest(reader: Reader, version: number): ProduceRequest {
   const $transactionalId: string | null = version >= 3 ? readNullableString(reader, version >= 9) : null;
   const $acks: number = reader.readInt16();
   const $timeoutMs: number = reader.readInt32();
-  const $topicData: ProduceRequestTopicProduceData[] = readArray(reader, version >= 9, (r) => readProduceRequestTopicProduceData(r, version));
+  let $topicData: ProduceRequestTopicProduceData[];
+  {
+    const n = reader.readArrayLength(version >= 9, false);
+    {
+      const items: ProduceRequestTopicProduceData[] = [];
+      for (let i = 0; i < n; i++) items.push(readProduceRequestTopicProduceData(reader, version));
+      $topicData = items;
+    }
+  }
   let unknownTaggedFields: TaggedField[] | undefined;
   if (version >= 9) {
     unknownTaggedFields = readUnknownTaggedFields(reader);
@@ -128,7 +140,13 @@ function writeProduceRequestTopicProduceData(writer: Writer, value: ProduceReque
   const $name = value.name;
   writeString(writer, $name, version >= 9);
   const $partitionData = value.partitionData;
-  writeArray(writer, $partitionData, version >= 9, (w, e) => writeProduceRequestPartitionProduceData(w, e, version));
+  {
+    const items = $partitionData;
+    {
+      writer.writeArrayLength(items.length, version >= 9);
+      for (const item of items) writeProduceRequestPartitionProduceData(writer, item, version);
+    }
+  }
   if (version >= 9) {
     writeTaggedFields(writer, undefined, value._unknownTaggedFields);
   }
@@ -136,7 +154,15 @@ function writeProduceRequestTopicProduceData(writer: Writer, value: ProduceReque
 
 function readProduceRequestTopicProduceData(reader: Reader, version: number): ProduceRequestTopicProduceData {
   const $name: string = readString(reader, version >= 9);
-  const $partitionData: ProduceRequestPartitionProduceData[] = readArray(reader, version >= 9, (r) => readProduceRequestPartitionProduceData(r, version));
+  let $partitionData: ProduceRequestPartitionProduceData[];
+  {
+    const n = reader.readArrayLength(version >= 9, false);
+    {
+      const items: ProduceRequestPartitionProduceData[] = [];
+      for (let i = 0; i < n; i++) items.push(readProduceRequestPartitionProduceData(reader, version));
+      $partitionData = items;
+    }
+  }
   let unknownTaggedFields: TaggedField[] | undefined;
   if (version >= 9) {
     unknownTaggedFields = readUnknownTaggedFields(reader);
@@ -348,7 +374,13 @@ export interface ProduceResponseNodeEndpointInput {
 
 function writeProduceResponse(writer: Writer, value: ProduceResponseInput, version: number): void {
   const $responses = value.responses;
-  writeArray(writer, $responses, version >= 9, (w, e) => writeProduceResponseTopicProduceResponse(w, e, version));
+  {
+    const items = $responses;
+    {
+      writer.writeArrayLength(items.length, version >= 9);
+      for (const item of items) writeProduceResponseTopicProduceResponse(writer, item, version);
+    }
+  }
   const $throttleTimeMs = (value.throttleTimeMs ?? 0);
   if (version >= 1) {
     writer.writeInt32($throttleTimeMs);
@@ -358,14 +390,22 @@ function writeProduceResponse(writer: Writer, value: ProduceResponseInput, versi
   if (version >= 9) {
     let tags: TaggedWrite[] | undefined;
     if (version >= 10 && !($nodeEndpoints !== null && $nodeEndpoints.length === 0)) {
-      (tags ??= []).push([0, (writer) => { writeArray(writer, $nodeEndpoints, true, (w, e) => writeProduceResponseNodeEndpoint(w, e, version)); }]);
+      (tags ??= []).push([0, (writer) => { {   const items = $nodeEndpoints;   {     writer.writeArrayLength(items.length, true);     for (const item of items) writeProduceResponseNodeEndpoint(writer, item, version);   } } }]);
     }
     writeTaggedFields(writer, tags, value._unknownTaggedFields);
   }
 }
 
 function readProduceResponse(reader: Reader, version: number): ProduceResponse {
-  const $responses: ProduceResponseTopicProduceResponse[] = readArray(reader, version >= 9, (r) => readProduceResponseTopicProduceResponse(r, version));
+  let $responses: ProduceResponseTopicProduceResponse[];
+  {
+    const n = reader.readArrayLength(version >= 9, false);
+    {
+      const items: ProduceResponseTopicProduceResponse[] = [];
+      for (let i = 0; i < n; i++) items.push(readProduceResponseTopicProduceResponse(reader, version));
+      $responses = items;
+    }
+  }
   const $throttleTimeMs: number = version >= 1 ? reader.readInt32() : 0;
   let $nodeEndpoints: ProduceResponseNodeEndpoint[] = [];
   let unknownTaggedFields: TaggedField[] | undefined;
@@ -375,7 +415,14 @@ function readProduceResponse(reader: Reader, version: number): ProduceResponse {
       const tag = reader.readUVarint();
       const end = taggedFieldEnd(reader);
       if (tag === 0 && version >= 10) {
-        $nodeEndpoints = readArray(reader, true, (r) => readProduceResponseNodeEndpoint(r, version));
+        {
+          const n = reader.readArrayLength(true, false);
+          {
+            const items: ProduceResponseNodeEndpoint[] = [];
+            for (let i = 0; i < n; i++) items.push(readProduceResponseNodeEndpoint(reader, version));
+            $nodeEndpoints = items;
+          }
+        }
         finishTaggedField(reader, end, tag);
       }
       else (unknownTaggedFields ??= []).push({ tag, data: reader.readCopy(end - reader.offset) });
@@ -390,7 +437,13 @@ function writeProduceResponseTopicProduceResponse(writer: Writer, value: Produce
   const $name = value.name;
   writeString(writer, $name, version >= 9);
   const $partitionResponses = value.partitionResponses;
-  writeArray(writer, $partitionResponses, version >= 9, (w, e) => writeProduceResponsePartitionProduceResponse(w, e, version));
+  {
+    const items = $partitionResponses;
+    {
+      writer.writeArrayLength(items.length, version >= 9);
+      for (const item of items) writeProduceResponsePartitionProduceResponse(writer, item, version);
+    }
+  }
   if (version >= 9) {
     writeTaggedFields(writer, undefined, value._unknownTaggedFields);
   }
@@ -398,7 +451,15 @@ function writeProduceResponseTopicProduceResponse(writer: Writer, value: Produce
 
 function readProduceResponseTopicProduceResponse(reader: Reader, version: number): ProduceResponseTopicProduceResponse {
   const $name: string = readString(reader, version >= 9);
-  const $partitionResponses: ProduceResponsePartitionProduceResponse[] = readArray(reader, version >= 9, (r) => readProduceResponsePartitionProduceResponse(r, version));
+  let $partitionResponses: ProduceResponsePartitionProduceResponse[];
+  {
+    const n = reader.readArrayLength(version >= 9, false);
+    {
+      const items: ProduceResponsePartitionProduceResponse[] = [];
+      for (let i = 0; i < n; i++) items.push(readProduceResponsePartitionProduceResponse(reader, version));
+      $partitionResponses = items;
+    }
+  }
   let unknownTaggedFields: TaggedField[] | undefined;
   if (version >= 9) {
     unknownTaggedFields = readUnknownTaggedFields(reader);
@@ -425,7 +486,13 @@ function writeProduceResponsePartitionProduceResponse(writer: Writer, value: Pro
   }
   const $recordErrors = (value.recordErrors ?? []);
   if (version >= 8) {
-    writeArray(writer, $recordErrors, version >= 9, (w, e) => writeProduceResponseBatchIndexAndErrorMessage(w, e, version));
+    {
+      const items = $recordErrors;
+      {
+        writer.writeArrayLength(items.length, version >= 9);
+        for (const item of items) writeProduceResponseBatchIndexAndErrorMessage(writer, item, version);
+      }
+    }
   }
   const $errorMessage = (value.errorMessage ?? null);
   if (version >= 8) {
@@ -448,7 +515,17 @@ function readProduceResponsePartitionProduceResponse(reader: Reader, version: nu
   const $baseOffset: bigint = reader.readInt64();
   const $logAppendTimeMs: bigint = version >= 2 ? reader.readInt64() : -1n;
   const $logStartOffset: bigint = version >= 5 ? reader.readInt64() : -1n;
-  const $recordErrors: ProduceResponseBatchIndexAndErrorMessage[] = version >= 8 ? readArray(reader, version >= 9, (r) => readProduceResponseBatchIndexAndErrorMessage(r, version)) : [];
+  let $recordErrors: ProduceResponseBatchIndexAndErrorMessage[] = [];
+  if (version >= 8) {
+    {
+      const n = reader.readArrayLength(version >= 9, false);
+      {
+        const items: ProduceResponseBatchIndexAndErrorMessage[] = [];
+        for (let i = 0; i < n; i++) items.push(readProduceResponseBatchIndexAndErrorMessage(reader, version));
+        $recordErrors = items;
+      }
+    }
+  }
   const $errorMessage: string | null = version >= 8 ? readNullableString(reader, version >= 9) : null;
   let $currentLeader: ProduceResponseLeaderIdAndEpoch = defaultProduceResponseLeaderIdAndEpoch();
   let unknownTaggedFields: TaggedField[] | undefined;

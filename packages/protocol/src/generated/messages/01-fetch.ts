@@ -6,15 +6,12 @@
 import {
   checkVersion,
   finishTaggedField,
-  readArray,
   readBytes,
-  readNullableArray,
   readNullableString,
   readString,
   readUnknownTaggedFields,
   taggedFieldEnd,
   unsupportedField,
-  writeArray,
   writeBytes,
   writeNullableString,
   writeString,
@@ -225,11 +222,23 @@ function writeFetchRequest(writer: Writer, value: FetchRequestInput, version: nu
     writer.writeInt32($sessionEpoch);
   }
   const $topics = value.topics;
-  writeArray(writer, $topics, version >= 12, (w, e) => writeFetchRequestFetchTopic(w, e, version));
+  {
+    const items = $topics;
+    {
+      writer.writeArrayLength(items.length, version >= 12);
+      for (const item of items) writeFetchRequestFetchTopic(writer, item, version);
+    }
+  }
   const $forgottenTopicsData = (value.forgottenTopicsData ?? []);
   if (!(version >= 7) && !($forgottenTopicsData !== null && $forgottenTopicsData.length === 0)) unsupportedField('FetchRequest.forgottenTopicsData', version);
   if (version >= 7) {
-    writeArray(writer, $forgottenTopicsData, version >= 12, (w, e) => writeFetchRequestForgottenTopic(w, e, version));
+    {
+      const items = $forgottenTopicsData;
+      {
+        writer.writeArrayLength(items.length, version >= 12);
+        for (const item of items) writeFetchRequestForgottenTopic(writer, item, version);
+      }
+    }
   }
   const $rackId = (value.rackId ?? "");
   if (version >= 11) {
@@ -257,8 +266,26 @@ function readFetchRequest(reader: Reader, version: number): FetchRequest {
   const $isolationLevel: number = version >= 4 ? reader.readInt8() : 0;
   const $sessionId: number = version >= 7 ? reader.readInt32() : 0;
   const $sessionEpoch: number = version >= 7 ? reader.readInt32() : -1;
-  const $topics: FetchRequestFetchTopic[] = readArray(reader, version >= 12, (r) => readFetchRequestFetchTopic(r, version));
-  const $forgottenTopicsData: FetchRequestForgottenTopic[] = version >= 7 ? readArray(reader, version >= 12, (r) => readFetchRequestForgottenTopic(r, version)) : [];
+  let $topics: FetchRequestFetchTopic[];
+  {
+    const n = reader.readArrayLength(version >= 12, false);
+    {
+      const items: FetchRequestFetchTopic[] = [];
+      for (let i = 0; i < n; i++) items.push(readFetchRequestFetchTopic(reader, version));
+      $topics = items;
+    }
+  }
+  let $forgottenTopicsData: FetchRequestForgottenTopic[] = [];
+  if (version >= 7) {
+    {
+      const n = reader.readArrayLength(version >= 12, false);
+      {
+        const items: FetchRequestForgottenTopic[] = [];
+        for (let i = 0; i < n; i++) items.push(readFetchRequestForgottenTopic(reader, version));
+        $forgottenTopicsData = items;
+      }
+    }
+  }
   const $rackId: string = version >= 11 ? readString(reader, version >= 12) : "";
   let unknownTaggedFields: TaggedField[] | undefined;
   if (version >= 12) {
@@ -314,7 +341,13 @@ function writeFetchRequestFetchTopic(writer: Writer, value: FetchRequestFetchTop
     writer.writeUuid($topicId);
   }
   const $partitions = value.partitions;
-  writeArray(writer, $partitions, version >= 12, (w, e) => writeFetchRequestFetchPartition(w, e, version));
+  {
+    const items = $partitions;
+    {
+      writer.writeArrayLength(items.length, version >= 12);
+      for (const item of items) writeFetchRequestFetchPartition(writer, item, version);
+    }
+  }
   if (version >= 12) {
     writeTaggedFields(writer, undefined, value._unknownTaggedFields);
   }
@@ -323,7 +356,15 @@ function writeFetchRequestFetchTopic(writer: Writer, value: FetchRequestFetchTop
 function readFetchRequestFetchTopic(reader: Reader, version: number): FetchRequestFetchTopic {
   const $topic: string = version <= 12 ? readString(reader, version >= 12) : "";
   const $topicId: string = version >= 13 ? reader.readUuid() : ZERO_UUID;
-  const $partitions: FetchRequestFetchPartition[] = readArray(reader, version >= 12, (r) => readFetchRequestFetchPartition(r, version));
+  let $partitions: FetchRequestFetchPartition[];
+  {
+    const n = reader.readArrayLength(version >= 12, false);
+    {
+      const items: FetchRequestFetchPartition[] = [];
+      for (let i = 0; i < n; i++) items.push(readFetchRequestFetchPartition(reader, version));
+      $partitions = items;
+    }
+  }
   let unknownTaggedFields: TaggedField[] | undefined;
   if (version >= 12) {
     unknownTaggedFields = readUnknownTaggedFields(reader);
@@ -399,7 +440,13 @@ function writeFetchRequestForgottenTopic(writer: Writer, value: FetchRequestForg
     writer.writeUuid($topicId);
   }
   const $partitions = value.partitions;
-  writeArray(writer, $partitions, version >= 12, (w, e) => { w.writeInt32(e); });
+  {
+    const items = $partitions;
+    {
+      writer.writeArrayLength(items.length, version >= 12);
+      for (const item of items) writer.writeInt32(item);
+    }
+  }
   if (version >= 12) {
     writeTaggedFields(writer, undefined, value._unknownTaggedFields);
   }
@@ -408,7 +455,15 @@ function writeFetchRequestForgottenTopic(writer: Writer, value: FetchRequestForg
 function readFetchRequestForgottenTopic(reader: Reader, version: number): FetchRequestForgottenTopic {
   const $topic: string = version <= 12 ? readString(reader, version >= 12) : "";
   const $topicId: string = version >= 13 ? reader.readUuid() : ZERO_UUID;
-  const $partitions: number[] = readArray(reader, version >= 12, (r) => r.readInt32());
+  let $partitions: number[];
+  {
+    const n = reader.readArrayLength(version >= 12, false);
+    {
+      const items: number[] = [];
+      for (let i = 0; i < n; i++) items.push(reader.readInt32());
+      $partitions = items;
+    }
+  }
   let unknownTaggedFields: TaggedField[] | undefined;
   if (version >= 12) {
     unknownTaggedFields = readUnknownTaggedFields(reader);
@@ -684,13 +739,19 @@ function writeFetchResponse(writer: Writer, value: FetchResponseInput, version: 
     writer.writeInt32($sessionId);
   }
   const $responses = value.responses;
-  writeArray(writer, $responses, version >= 12, (w, e) => writeFetchResponseFetchableTopicResponse(w, e, version));
+  {
+    const items = $responses;
+    {
+      writer.writeArrayLength(items.length, version >= 12);
+      for (const item of items) writeFetchResponseFetchableTopicResponse(writer, item, version);
+    }
+  }
   const $nodeEndpoints = (value.nodeEndpoints ?? []);
   if (!(version >= 16) && !($nodeEndpoints !== null && $nodeEndpoints.length === 0)) unsupportedField('FetchResponse.nodeEndpoints', version);
   if (version >= 12) {
     let tags: TaggedWrite[] | undefined;
     if (version >= 16 && !($nodeEndpoints !== null && $nodeEndpoints.length === 0)) {
-      (tags ??= []).push([0, (writer) => { writeArray(writer, $nodeEndpoints, true, (w, e) => writeFetchResponseNodeEndpoint(w, e, version)); }]);
+      (tags ??= []).push([0, (writer) => { {   const items = $nodeEndpoints;   {     writer.writeArrayLength(items.length, true);     for (const item of items) writeFetchResponseNodeEndpoint(writer, item, version);   } } }]);
     }
     writeTaggedFields(writer, tags, value._unknownTaggedFields);
   }
@@ -700,7 +761,15 @@ function readFetchResponse(reader: Reader, version: number): FetchResponse {
   const $throttleTimeMs: number = version >= 1 ? reader.readInt32() : 0;
   const $errorCode: number = version >= 7 ? reader.readInt16() : 0;
   const $sessionId: number = version >= 7 ? reader.readInt32() : 0;
-  const $responses: FetchResponseFetchableTopicResponse[] = readArray(reader, version >= 12, (r) => readFetchResponseFetchableTopicResponse(r, version));
+  let $responses: FetchResponseFetchableTopicResponse[];
+  {
+    const n = reader.readArrayLength(version >= 12, false);
+    {
+      const items: FetchResponseFetchableTopicResponse[] = [];
+      for (let i = 0; i < n; i++) items.push(readFetchResponseFetchableTopicResponse(reader, version));
+      $responses = items;
+    }
+  }
   let $nodeEndpoints: FetchResponseNodeEndpoint[] = [];
   let unknownTaggedFields: TaggedField[] | undefined;
   if (version >= 12) {
@@ -709,7 +778,14 @@ function readFetchResponse(reader: Reader, version: number): FetchResponse {
       const tag = reader.readUVarint();
       const end = taggedFieldEnd(reader);
       if (tag === 0 && version >= 16) {
-        $nodeEndpoints = readArray(reader, true, (r) => readFetchResponseNodeEndpoint(r, version));
+        {
+          const n = reader.readArrayLength(true, false);
+          {
+            const items: FetchResponseNodeEndpoint[] = [];
+            for (let i = 0; i < n; i++) items.push(readFetchResponseNodeEndpoint(reader, version));
+            $nodeEndpoints = items;
+          }
+        }
         finishTaggedField(reader, end, tag);
       }
       else (unknownTaggedFields ??= []).push({ tag, data: reader.readCopy(end - reader.offset) });
@@ -730,7 +806,13 @@ function writeFetchResponseFetchableTopicResponse(writer: Writer, value: FetchRe
     writer.writeUuid($topicId);
   }
   const $partitions = value.partitions;
-  writeArray(writer, $partitions, version >= 12, (w, e) => writeFetchResponsePartitionData(w, e, version));
+  {
+    const items = $partitions;
+    {
+      writer.writeArrayLength(items.length, version >= 12);
+      for (const item of items) writeFetchResponsePartitionData(writer, item, version);
+    }
+  }
   if (version >= 12) {
     writeTaggedFields(writer, undefined, value._unknownTaggedFields);
   }
@@ -739,7 +821,15 @@ function writeFetchResponseFetchableTopicResponse(writer: Writer, value: FetchRe
 function readFetchResponseFetchableTopicResponse(reader: Reader, version: number): FetchResponseFetchableTopicResponse {
   const $topic: string = version <= 12 ? readString(reader, version >= 12) : "";
   const $topicId: string = version >= 13 ? reader.readUuid() : ZERO_UUID;
-  const $partitions: FetchResponsePartitionData[] = readArray(reader, version >= 12, (r) => readFetchResponsePartitionData(r, version));
+  let $partitions: FetchResponsePartitionData[];
+  {
+    const n = reader.readArrayLength(version >= 12, false);
+    {
+      const items: FetchResponsePartitionData[] = [];
+      for (let i = 0; i < n; i++) items.push(readFetchResponsePartitionData(reader, version));
+      $partitions = items;
+    }
+  }
   let unknownTaggedFields: TaggedField[] | undefined;
   if (version >= 12) {
     unknownTaggedFields = readUnknownTaggedFields(reader);
@@ -772,7 +862,14 @@ function writeFetchResponsePartitionData(writer: Writer, value: FetchResponsePar
   if (!(version >= 12) && !($snapshotId !== null && isDefaultFetchResponseSnapshotId($snapshotId))) unsupportedField('FetchResponsePartitionData.snapshotId', version);
   const $abortedTransactions = (value.abortedTransactions === undefined ? [] : value.abortedTransactions);
   if (version >= 4) {
-    writeArray(writer, $abortedTransactions, version >= 12, (w, e) => writeFetchResponseAbortedTransaction(w, e, version));
+    {
+      const items = $abortedTransactions;
+      if (items === null) writer.writeArrayLength(null, version >= 12);
+      else {
+        writer.writeArrayLength(items.length, version >= 12);
+        for (const item of items) writeFetchResponseAbortedTransaction(writer, item, version);
+      }
+    }
   }
   const $preferredReadReplica = (value.preferredReadReplica ?? -1);
   if (!(version >= 11) && !($preferredReadReplica === -1)) unsupportedField('FetchResponsePartitionData.preferredReadReplica', version);
@@ -805,7 +902,18 @@ function readFetchResponsePartitionData(reader: Reader, version: number): FetchR
   let $divergingEpoch: FetchResponseEpochEndOffset = defaultFetchResponseEpochEndOffset();
   let $currentLeader: FetchResponseLeaderIdAndEpoch = defaultFetchResponseLeaderIdAndEpoch();
   let $snapshotId: FetchResponseSnapshotId = defaultFetchResponseSnapshotId();
-  const $abortedTransactions: FetchResponseAbortedTransaction[] | null = version >= 4 ? readNullableArray(reader, version >= 12, true, (r) => readFetchResponseAbortedTransaction(r, version)) : [];
+  let $abortedTransactions: FetchResponseAbortedTransaction[] | null = [];
+  if (version >= 4) {
+    {
+      const n = reader.readArrayLength(version >= 12, true);
+      if (n < 0) $abortedTransactions = null;
+      else {
+        const items: FetchResponseAbortedTransaction[] = [];
+        for (let i = 0; i < n; i++) items.push(readFetchResponseAbortedTransaction(reader, version));
+        $abortedTransactions = items;
+      }
+    }
+  }
   const $preferredReadReplica: number = version >= 11 ? reader.readInt32() : -1;
   const $records: Buffer | null = readBytes(reader, version >= 12, true, true);
   let unknownTaggedFields: TaggedField[] | undefined;

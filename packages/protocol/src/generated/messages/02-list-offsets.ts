@@ -5,11 +5,9 @@
 
 import {
   checkVersion,
-  readArray,
   readString,
   readUnknownTaggedFields,
   unsupportedField,
-  writeArray,
   writeString,
   writeTaggedFields,
   type MessageCodec,
@@ -103,7 +101,13 @@ function writeListOffsetsRequest(writer: Writer, value: ListOffsetsRequestInput,
     writer.writeInt8($isolationLevel);
   }
   const $topics = value.topics;
-  writeArray(writer, $topics, version >= 6, (w, e) => writeListOffsetsRequestListOffsetsTopic(w, e, version));
+  {
+    const items = $topics;
+    {
+      writer.writeArrayLength(items.length, version >= 6);
+      for (const item of items) writeListOffsetsRequestListOffsetsTopic(writer, item, version);
+    }
+  }
   const $timeoutMs = (value.timeoutMs ?? 0);
   if (version >= 10) {
     writer.writeInt32($timeoutMs);
@@ -116,7 +120,15 @@ function writeListOffsetsRequest(writer: Writer, value: ListOffsetsRequestInput,
 function readListOffsetsRequest(reader: Reader, version: number): ListOffsetsRequest {
   const $replicaId: number = reader.readInt32();
   const $isolationLevel: number = version >= 2 ? reader.readInt8() : 0;
-  const $topics: ListOffsetsRequestListOffsetsTopic[] = readArray(reader, version >= 6, (r) => readListOffsetsRequestListOffsetsTopic(r, version));
+  let $topics: ListOffsetsRequestListOffsetsTopic[];
+  {
+    const n = reader.readArrayLength(version >= 6, false);
+    {
+      const items: ListOffsetsRequestListOffsetsTopic[] = [];
+      for (let i = 0; i < n; i++) items.push(readListOffsetsRequestListOffsetsTopic(reader, version));
+      $topics = items;
+    }
+  }
   const $timeoutMs: number = version >= 10 ? reader.readInt32() : 0;
   let unknownTaggedFields: TaggedField[] | undefined;
   if (version >= 6) {
@@ -131,7 +143,13 @@ function writeListOffsetsRequestListOffsetsTopic(writer: Writer, value: ListOffs
   const $name = value.name;
   writeString(writer, $name, version >= 6);
   const $partitions = value.partitions;
-  writeArray(writer, $partitions, version >= 6, (w, e) => writeListOffsetsRequestListOffsetsPartition(w, e, version));
+  {
+    const items = $partitions;
+    {
+      writer.writeArrayLength(items.length, version >= 6);
+      for (const item of items) writeListOffsetsRequestListOffsetsPartition(writer, item, version);
+    }
+  }
   if (version >= 6) {
     writeTaggedFields(writer, undefined, value._unknownTaggedFields);
   }
@@ -139,7 +157,15 @@ function writeListOffsetsRequestListOffsetsTopic(writer: Writer, value: ListOffs
 
 function readListOffsetsRequestListOffsetsTopic(reader: Reader, version: number): ListOffsetsRequestListOffsetsTopic {
   const $name: string = readString(reader, version >= 6);
-  const $partitions: ListOffsetsRequestListOffsetsPartition[] = readArray(reader, version >= 6, (r) => readListOffsetsRequestListOffsetsPartition(r, version));
+  let $partitions: ListOffsetsRequestListOffsetsPartition[];
+  {
+    const n = reader.readArrayLength(version >= 6, false);
+    {
+      const items: ListOffsetsRequestListOffsetsPartition[] = [];
+      for (let i = 0; i < n; i++) items.push(readListOffsetsRequestListOffsetsPartition(reader, version));
+      $partitions = items;
+    }
+  }
   let unknownTaggedFields: TaggedField[] | undefined;
   if (version >= 6) {
     unknownTaggedFields = readUnknownTaggedFields(reader);
@@ -286,7 +312,13 @@ function writeListOffsetsResponse(writer: Writer, value: ListOffsetsResponseInpu
     writer.writeInt32($throttleTimeMs);
   }
   const $topics = value.topics;
-  writeArray(writer, $topics, version >= 6, (w, e) => writeListOffsetsResponseListOffsetsTopicResponse(w, e, version));
+  {
+    const items = $topics;
+    {
+      writer.writeArrayLength(items.length, version >= 6);
+      for (const item of items) writeListOffsetsResponseListOffsetsTopicResponse(writer, item, version);
+    }
+  }
   if (version >= 6) {
     writeTaggedFields(writer, undefined, value._unknownTaggedFields);
   }
@@ -294,7 +326,15 @@ function writeListOffsetsResponse(writer: Writer, value: ListOffsetsResponseInpu
 
 function readListOffsetsResponse(reader: Reader, version: number): ListOffsetsResponse {
   const $throttleTimeMs: number = version >= 2 ? reader.readInt32() : 0;
-  const $topics: ListOffsetsResponseListOffsetsTopicResponse[] = readArray(reader, version >= 6, (r) => readListOffsetsResponseListOffsetsTopicResponse(r, version));
+  let $topics: ListOffsetsResponseListOffsetsTopicResponse[];
+  {
+    const n = reader.readArrayLength(version >= 6, false);
+    {
+      const items: ListOffsetsResponseListOffsetsTopicResponse[] = [];
+      for (let i = 0; i < n; i++) items.push(readListOffsetsResponseListOffsetsTopicResponse(reader, version));
+      $topics = items;
+    }
+  }
   let unknownTaggedFields: TaggedField[] | undefined;
   if (version >= 6) {
     unknownTaggedFields = readUnknownTaggedFields(reader);
@@ -308,7 +348,13 @@ function writeListOffsetsResponseListOffsetsTopicResponse(writer: Writer, value:
   const $name = value.name;
   writeString(writer, $name, version >= 6);
   const $partitions = value.partitions;
-  writeArray(writer, $partitions, version >= 6, (w, e) => writeListOffsetsResponseListOffsetsPartitionResponse(w, e, version));
+  {
+    const items = $partitions;
+    {
+      writer.writeArrayLength(items.length, version >= 6);
+      for (const item of items) writeListOffsetsResponseListOffsetsPartitionResponse(writer, item, version);
+    }
+  }
   if (version >= 6) {
     writeTaggedFields(writer, undefined, value._unknownTaggedFields);
   }
@@ -316,7 +362,15 @@ function writeListOffsetsResponseListOffsetsTopicResponse(writer: Writer, value:
 
 function readListOffsetsResponseListOffsetsTopicResponse(reader: Reader, version: number): ListOffsetsResponseListOffsetsTopicResponse {
   const $name: string = readString(reader, version >= 6);
-  const $partitions: ListOffsetsResponseListOffsetsPartitionResponse[] = readArray(reader, version >= 6, (r) => readListOffsetsResponseListOffsetsPartitionResponse(r, version));
+  let $partitions: ListOffsetsResponseListOffsetsPartitionResponse[];
+  {
+    const n = reader.readArrayLength(version >= 6, false);
+    {
+      const items: ListOffsetsResponseListOffsetsPartitionResponse[] = [];
+      for (let i = 0; i < n; i++) items.push(readListOffsetsResponseListOffsetsPartitionResponse(reader, version));
+      $partitions = items;
+    }
+  }
   let unknownTaggedFields: TaggedField[] | undefined;
   if (version >= 6) {
     unknownTaggedFields = readUnknownTaggedFields(reader);
@@ -334,7 +388,13 @@ function writeListOffsetsResponseListOffsetsPartitionResponse(writer: Writer, va
   const $oldStyleOffsets = (value.oldStyleOffsets ?? []);
   if (!(version <= 0) && !($oldStyleOffsets !== null && $oldStyleOffsets.length === 0)) unsupportedField('ListOffsetsResponseListOffsetsPartitionResponse.oldStyleOffsets', version);
   if (version <= 0) {
-    writeArray(writer, $oldStyleOffsets, false, (w, e) => { w.writeInt64(e); });
+    {
+      const items = $oldStyleOffsets;
+      {
+        writer.writeArrayLength(items.length, false);
+        for (const item of items) writer.writeInt64(item);
+      }
+    }
   }
   const $timestamp = (value.timestamp ?? -1n);
   if (!(version >= 1) && !($timestamp === -1n)) unsupportedField('ListOffsetsResponseListOffsetsPartitionResponse.timestamp', version);
@@ -359,7 +419,17 @@ function writeListOffsetsResponseListOffsetsPartitionResponse(writer: Writer, va
 function readListOffsetsResponseListOffsetsPartitionResponse(reader: Reader, version: number): ListOffsetsResponseListOffsetsPartitionResponse {
   const $partitionIndex: number = reader.readInt32();
   const $errorCode: number = reader.readInt16();
-  const $oldStyleOffsets: bigint[] = version <= 0 ? readArray(reader, false, (r) => r.readInt64()) : [];
+  let $oldStyleOffsets: bigint[] = [];
+  if (version <= 0) {
+    {
+      const n = reader.readArrayLength(false, false);
+      {
+        const items: bigint[] = [];
+        for (let i = 0; i < n; i++) items.push(reader.readInt64());
+        $oldStyleOffsets = items;
+      }
+    }
+  }
   const $timestamp: bigint = version >= 1 ? reader.readInt64() : -1n;
   const $offset: bigint = version >= 1 ? reader.readInt64() : -1n;
   const $leaderEpoch: number = version >= 4 ? reader.readInt32() : -1;

@@ -6,13 +6,10 @@
 import {
   checkVersion,
   notNull,
-  readArray,
-  readNullableArray,
   readNullableString,
   readString,
   readUnknownTaggedFields,
   unsupportedField,
-  writeArray,
   writeNullableString,
   writeString,
   writeTaggedFields,
@@ -26,7 +23,7 @@ import { Writer } from '../../primitives/writer.ts';
 /** MetadataRequest, versions 0-12. */
 export interface MetadataRequest {
   /** The topics to fetch metadata for. (versions 0+; nullable 1+) */
-  topics: MetadataRequestMetadataRequestTopic[] | null;
+  topics: MetadataRequestTopic[] | null;
   /** If this is true, the broker may auto-create topics that we requested which do not already exist, if it is configured to do so. (versions 4+; default true) */
   allowAutoTopicCreation: boolean;
   /** Whether to include cluster authorized operations. (versions 8-10) */
@@ -40,7 +37,7 @@ export interface MetadataRequest {
 /** MetadataRequest, versions 0-12 (to encode: fields with a default may be left out). */
 export interface MetadataRequestInput {
   /** The topics to fetch metadata for. (versions 0+; nullable 1+) */
-  topics: readonly MetadataRequestMetadataRequestTopicInput[] | null;
+  topics: readonly MetadataRequestTopicInput[] | null;
   /** If this is true, the broker may auto-create topics that we requested which do not already exist, if it is configured to do so. (versions 4+; default true) */
   allowAutoTopicCreation?: boolean;
   /** Whether to include cluster authorized operations. (versions 8-10) */
@@ -52,7 +49,7 @@ export interface MetadataRequestInput {
 }
 
 /** MetadataRequestTopic of MetadataRequest. */
-export interface MetadataRequestMetadataRequestTopic {
+export interface MetadataRequestTopic {
   /** The topic id. (versions 10+; ignorable) */
   topicId: string;
   /** The topic name. (versions 0+; nullable 10+) */
@@ -62,7 +59,7 @@ export interface MetadataRequestMetadataRequestTopic {
 }
 
 /** MetadataRequestTopic of MetadataRequest (to encode). */
-export interface MetadataRequestMetadataRequestTopicInput {
+export interface MetadataRequestTopicInput {
   /** The topic id. (versions 10+; ignorable) */
   topicId?: string;
   /** The topic name. (versions 0+; nullable 10+) */
@@ -73,7 +70,14 @@ export interface MetadataRequestMetadataRequestTopicInput {
 
 function writeMetadataRequest(writer: Writer, value: MetadataRequestInput, version: number): void {
   const $topics = value.topics;
-  writeArray(writer, (version >= 1 ? $topics : notNull($topics, 'MetadataRequest.topics')), version >= 9, (w, e) => writeMetadataRequestMetadataRequestTopic(w, e, version));
+  {
+    const items = (version >= 1 ? $topics : notNull($topics, 'MetadataRequest.topics'));
+    if (items === null) writer.writeArrayLength(null, version >= 9);
+    else {
+      writer.writeArrayLength(items.length, version >= 9);
+      for (const item of items) writeMetadataRequestTopic(writer, item, version);
+    }
+  }
   const $allowAutoTopicCreation = (value.allowAutoTopicCreation ?? true);
   if (!(version >= 4) && !($allowAutoTopicCreation === true)) unsupportedField('MetadataRequest.allowAutoTopicCreation', version);
   if (version >= 4) {
@@ -95,7 +99,16 @@ function writeMetadataRequest(writer: Writer, value: MetadataRequestInput, versi
 }
 
 function readMetadataRequest(reader: Reader, version: number): MetadataRequest {
-  const $topics: MetadataRequestMetadataRequestTopic[] | null = readNullableArray(reader, version >= 9, version >= 1, (r) => readMetadataRequestMetadataRequestTopic(r, version));
+  let $topics: MetadataRequestTopic[] | null;
+  {
+    const n = reader.readArrayLength(version >= 9, version >= 1);
+    if (n < 0) $topics = null;
+    else {
+      const items: MetadataRequestTopic[] = [];
+      for (let i = 0; i < n; i++) items.push(readMetadataRequestTopic(reader, version));
+      $topics = items;
+    }
+  }
   const $allowAutoTopicCreation: boolean = version >= 4 ? reader.readBool() : true;
   const $includeClusterAuthorizedOperations: boolean = version >= 8 && version <= 10 ? reader.readBool() : false;
   const $includeTopicAuthorizedOperations: boolean = version >= 8 ? reader.readBool() : false;
@@ -108,26 +121,26 @@ function readMetadataRequest(reader: Reader, version: number): MetadataRequest {
   return result;
 }
 
-function writeMetadataRequestMetadataRequestTopic(writer: Writer, value: MetadataRequestMetadataRequestTopicInput, version: number): void {
+function writeMetadataRequestTopic(writer: Writer, value: MetadataRequestTopicInput, version: number): void {
   const $topicId = (value.topicId ?? ZERO_UUID);
   if (version >= 10) {
     writer.writeUuid($topicId);
   }
   const $name = value.name;
-  writeNullableString(writer, (version >= 10 ? $name : notNull($name, 'MetadataRequestMetadataRequestTopic.name')), version >= 9);
+  writeNullableString(writer, (version >= 10 ? $name : notNull($name, 'MetadataRequestTopic.name')), version >= 9);
   if (version >= 9) {
     writeTaggedFields(writer, undefined, value._unknownTaggedFields);
   }
 }
 
-function readMetadataRequestMetadataRequestTopic(reader: Reader, version: number): MetadataRequestMetadataRequestTopic {
+function readMetadataRequestTopic(reader: Reader, version: number): MetadataRequestTopic {
   const $topicId: string = version >= 10 ? reader.readUuid() : ZERO_UUID;
   const $name: string | null = (version >= 10 ? readNullableString(reader, version >= 9) : readString(reader, version >= 9));
   let unknownTaggedFields: TaggedField[] | undefined;
   if (version >= 9) {
     unknownTaggedFields = readUnknownTaggedFields(reader);
   }
-  const result: MetadataRequestMetadataRequestTopic = { topicId: $topicId, name: $name };
+  const result: MetadataRequestTopic = { topicId: $topicId, name: $name };
   if (unknownTaggedFields !== undefined) result._unknownTaggedFields = unknownTaggedFields;
   return result;
 }
@@ -159,13 +172,13 @@ export interface MetadataResponse {
   /** The duration in milliseconds for which the request was throttled due to a quota violation, or zero if the request did not violate any quota. (versions 3+; ignorable) */
   throttleTimeMs: number;
   /** A list of brokers present in the cluster. (versions 0+) */
-  brokers: MetadataResponseMetadataResponseBroker[];
+  brokers: MetadataResponseBroker[];
   /** The cluster ID that responding broker belongs to. (versions 2+; nullable 2+; ignorable; default null) */
   clusterId: string | null;
   /** The ID of the controller broker. (versions 1+; ignorable; default -1) */
   controllerId: number;
   /** Each topic in the response. (versions 0+) */
-  topics: MetadataResponseMetadataResponseTopic[];
+  topics: MetadataResponseTopic[];
   /** 32-bit bitfield to represent authorized operations for this cluster. (versions 8-10; default -2147483648) */
   clusterAuthorizedOperations: number;
   /** Tagged fields this code does not know, kept for a faithful re-encode. */
@@ -177,13 +190,13 @@ export interface MetadataResponseInput {
   /** The duration in milliseconds for which the request was throttled due to a quota violation, or zero if the request did not violate any quota. (versions 3+; ignorable) */
   throttleTimeMs?: number;
   /** A list of brokers present in the cluster. (versions 0+) */
-  brokers: readonly MetadataResponseMetadataResponseBrokerInput[];
+  brokers: readonly MetadataResponseBrokerInput[];
   /** The cluster ID that responding broker belongs to. (versions 2+; nullable 2+; ignorable; default null) */
   clusterId?: string | null;
   /** The ID of the controller broker. (versions 1+; ignorable; default -1) */
   controllerId?: number;
   /** Each topic in the response. (versions 0+) */
-  topics: readonly MetadataResponseMetadataResponseTopicInput[];
+  topics: readonly MetadataResponseTopicInput[];
   /** 32-bit bitfield to represent authorized operations for this cluster. (versions 8-10; default -2147483648) */
   clusterAuthorizedOperations?: number;
   /** Tagged fields this code does not know, kept for a faithful re-encode. */
@@ -191,7 +204,7 @@ export interface MetadataResponseInput {
 }
 
 /** MetadataResponseBroker of MetadataResponse. */
-export interface MetadataResponseMetadataResponseBroker {
+export interface MetadataResponseBroker {
   /** The broker ID. (versions 0+; map key) */
   nodeId: number;
   /** The broker hostname. (versions 0+) */
@@ -205,7 +218,7 @@ export interface MetadataResponseMetadataResponseBroker {
 }
 
 /** MetadataResponseBroker of MetadataResponse (to encode). */
-export interface MetadataResponseMetadataResponseBrokerInput {
+export interface MetadataResponseBrokerInput {
   /** The broker ID. (versions 0+; map key) */
   nodeId: number;
   /** The broker hostname. (versions 0+) */
@@ -219,7 +232,7 @@ export interface MetadataResponseMetadataResponseBrokerInput {
 }
 
 /** MetadataResponseTopic of MetadataResponse. */
-export interface MetadataResponseMetadataResponseTopic {
+export interface MetadataResponseTopic {
   /** The topic error, or 0 if there was no error. (versions 0+) */
   errorCode: number;
   /** The topic name. Null for non-existing topics queried by ID. This is never null when ErrorCode is zero. One of Name and TopicId is always populated. (versions 0+; nullable 12+; map key) */
@@ -229,7 +242,7 @@ export interface MetadataResponseMetadataResponseTopic {
   /** True if the topic is internal. (versions 1+; ignorable; default false) */
   isInternal: boolean;
   /** Each partition in the topic. (versions 0+) */
-  partitions: MetadataResponseMetadataResponsePartition[];
+  partitions: MetadataResponsePartition[];
   /** 32-bit bitfield to represent authorized operations for this topic. (versions 8+; default -2147483648) */
   topicAuthorizedOperations: number;
   /** Tagged fields this code does not know, kept for a faithful re-encode. */
@@ -237,7 +250,7 @@ export interface MetadataResponseMetadataResponseTopic {
 }
 
 /** MetadataResponseTopic of MetadataResponse (to encode). */
-export interface MetadataResponseMetadataResponseTopicInput {
+export interface MetadataResponseTopicInput {
   /** The topic error, or 0 if there was no error. (versions 0+) */
   errorCode: number;
   /** The topic name. Null for non-existing topics queried by ID. This is never null when ErrorCode is zero. One of Name and TopicId is always populated. (versions 0+; nullable 12+; map key) */
@@ -247,7 +260,7 @@ export interface MetadataResponseMetadataResponseTopicInput {
   /** True if the topic is internal. (versions 1+; ignorable; default false) */
   isInternal?: boolean;
   /** Each partition in the topic. (versions 0+) */
-  partitions: readonly MetadataResponseMetadataResponsePartitionInput[];
+  partitions: readonly MetadataResponsePartitionInput[];
   /** 32-bit bitfield to represent authorized operations for this topic. (versions 8+; default -2147483648) */
   topicAuthorizedOperations?: number;
   /** Tagged fields this code does not know, kept for a faithful re-encode. */
@@ -255,7 +268,7 @@ export interface MetadataResponseMetadataResponseTopicInput {
 }
 
 /** MetadataResponsePartition of MetadataResponse. */
-export interface MetadataResponseMetadataResponsePartition {
+export interface MetadataResponsePartition {
   /** The partition error, or 0 if there was no error. (versions 0+) */
   errorCode: number;
   /** The partition index. (versions 0+) */
@@ -275,7 +288,7 @@ export interface MetadataResponseMetadataResponsePartition {
 }
 
 /** MetadataResponsePartition of MetadataResponse (to encode). */
-export interface MetadataResponseMetadataResponsePartitionInput {
+export interface MetadataResponsePartitionInput {
   /** The partition error, or 0 if there was no error. (versions 0+) */
   errorCode: number;
   /** The partition index. (versions 0+) */
@@ -300,7 +313,13 @@ function writeMetadataResponse(writer: Writer, value: MetadataResponseInput, ver
     writer.writeInt32($throttleTimeMs);
   }
   const $brokers = value.brokers;
-  writeArray(writer, $brokers, version >= 9, (w, e) => writeMetadataResponseMetadataResponseBroker(w, e, version));
+  {
+    const items = $brokers;
+    {
+      writer.writeArrayLength(items.length, version >= 9);
+      for (const item of items) writeMetadataResponseBroker(writer, item, version);
+    }
+  }
   const $clusterId = (value.clusterId ?? null);
   if (version >= 2) {
     writeNullableString(writer, $clusterId, version >= 9);
@@ -310,7 +329,13 @@ function writeMetadataResponse(writer: Writer, value: MetadataResponseInput, ver
     writer.writeInt32($controllerId);
   }
   const $topics = value.topics;
-  writeArray(writer, $topics, version >= 9, (w, e) => writeMetadataResponseMetadataResponseTopic(w, e, version));
+  {
+    const items = $topics;
+    {
+      writer.writeArrayLength(items.length, version >= 9);
+      for (const item of items) writeMetadataResponseTopic(writer, item, version);
+    }
+  }
   const $clusterAuthorizedOperations = (value.clusterAuthorizedOperations ?? -2147483648);
   if (!(version >= 8 && version <= 10) && !($clusterAuthorizedOperations === -2147483648)) unsupportedField('MetadataResponse.clusterAuthorizedOperations', version);
   if (version >= 8 && version <= 10) {
@@ -323,10 +348,26 @@ function writeMetadataResponse(writer: Writer, value: MetadataResponseInput, ver
 
 function readMetadataResponse(reader: Reader, version: number): MetadataResponse {
   const $throttleTimeMs: number = version >= 3 ? reader.readInt32() : 0;
-  const $brokers: MetadataResponseMetadataResponseBroker[] = readArray(reader, version >= 9, (r) => readMetadataResponseMetadataResponseBroker(r, version));
+  let $brokers: MetadataResponseBroker[];
+  {
+    const n = reader.readArrayLength(version >= 9, false);
+    {
+      const items: MetadataResponseBroker[] = [];
+      for (let i = 0; i < n; i++) items.push(readMetadataResponseBroker(reader, version));
+      $brokers = items;
+    }
+  }
   const $clusterId: string | null = version >= 2 ? readNullableString(reader, version >= 9) : null;
   const $controllerId: number = version >= 1 ? reader.readInt32() : -1;
-  const $topics: MetadataResponseMetadataResponseTopic[] = readArray(reader, version >= 9, (r) => readMetadataResponseMetadataResponseTopic(r, version));
+  let $topics: MetadataResponseTopic[];
+  {
+    const n = reader.readArrayLength(version >= 9, false);
+    {
+      const items: MetadataResponseTopic[] = [];
+      for (let i = 0; i < n; i++) items.push(readMetadataResponseTopic(reader, version));
+      $topics = items;
+    }
+  }
   const $clusterAuthorizedOperations: number = version >= 8 && version <= 10 ? reader.readInt32() : -2147483648;
   let unknownTaggedFields: TaggedField[] | undefined;
   if (version >= 9) {
@@ -337,7 +378,7 @@ function readMetadataResponse(reader: Reader, version: number): MetadataResponse
   return result;
 }
 
-function writeMetadataResponseMetadataResponseBroker(writer: Writer, value: MetadataResponseMetadataResponseBrokerInput, version: number): void {
+function writeMetadataResponseBroker(writer: Writer, value: MetadataResponseBrokerInput, version: number): void {
   const $nodeId = value.nodeId;
   writer.writeInt32($nodeId);
   const $host = value.host;
@@ -353,7 +394,7 @@ function writeMetadataResponseMetadataResponseBroker(writer: Writer, value: Meta
   }
 }
 
-function readMetadataResponseMetadataResponseBroker(reader: Reader, version: number): MetadataResponseMetadataResponseBroker {
+function readMetadataResponseBroker(reader: Reader, version: number): MetadataResponseBroker {
   const $nodeId: number = reader.readInt32();
   const $host: string = readString(reader, version >= 9);
   const $port: number = reader.readInt32();
@@ -362,16 +403,16 @@ function readMetadataResponseMetadataResponseBroker(reader: Reader, version: num
   if (version >= 9) {
     unknownTaggedFields = readUnknownTaggedFields(reader);
   }
-  const result: MetadataResponseMetadataResponseBroker = { nodeId: $nodeId, host: $host, port: $port, rack: $rack };
+  const result: MetadataResponseBroker = { nodeId: $nodeId, host: $host, port: $port, rack: $rack };
   if (unknownTaggedFields !== undefined) result._unknownTaggedFields = unknownTaggedFields;
   return result;
 }
 
-function writeMetadataResponseMetadataResponseTopic(writer: Writer, value: MetadataResponseMetadataResponseTopicInput, version: number): void {
+function writeMetadataResponseTopic(writer: Writer, value: MetadataResponseTopicInput, version: number): void {
   const $errorCode = value.errorCode;
   writer.writeInt16($errorCode);
   const $name = value.name;
-  writeNullableString(writer, (version >= 12 ? $name : notNull($name, 'MetadataResponseMetadataResponseTopic.name')), version >= 9);
+  writeNullableString(writer, (version >= 12 ? $name : notNull($name, 'MetadataResponseTopic.name')), version >= 9);
   const $topicId = (value.topicId ?? ZERO_UUID);
   if (version >= 10) {
     writer.writeUuid($topicId);
@@ -381,9 +422,15 @@ function writeMetadataResponseMetadataResponseTopic(writer: Writer, value: Metad
     writer.writeBool($isInternal);
   }
   const $partitions = value.partitions;
-  writeArray(writer, $partitions, version >= 9, (w, e) => writeMetadataResponseMetadataResponsePartition(w, e, version));
+  {
+    const items = $partitions;
+    {
+      writer.writeArrayLength(items.length, version >= 9);
+      for (const item of items) writeMetadataResponsePartition(writer, item, version);
+    }
+  }
   const $topicAuthorizedOperations = (value.topicAuthorizedOperations ?? -2147483648);
-  if (!(version >= 8) && !($topicAuthorizedOperations === -2147483648)) unsupportedField('MetadataResponseMetadataResponseTopic.topicAuthorizedOperations', version);
+  if (!(version >= 8) && !($topicAuthorizedOperations === -2147483648)) unsupportedField('MetadataResponseTopic.topicAuthorizedOperations', version);
   if (version >= 8) {
     writer.writeInt32($topicAuthorizedOperations);
   }
@@ -392,23 +439,31 @@ function writeMetadataResponseMetadataResponseTopic(writer: Writer, value: Metad
   }
 }
 
-function readMetadataResponseMetadataResponseTopic(reader: Reader, version: number): MetadataResponseMetadataResponseTopic {
+function readMetadataResponseTopic(reader: Reader, version: number): MetadataResponseTopic {
   const $errorCode: number = reader.readInt16();
   const $name: string | null = (version >= 12 ? readNullableString(reader, version >= 9) : readString(reader, version >= 9));
   const $topicId: string = version >= 10 ? reader.readUuid() : ZERO_UUID;
   const $isInternal: boolean = version >= 1 ? reader.readBool() : false;
-  const $partitions: MetadataResponseMetadataResponsePartition[] = readArray(reader, version >= 9, (r) => readMetadataResponseMetadataResponsePartition(r, version));
+  let $partitions: MetadataResponsePartition[];
+  {
+    const n = reader.readArrayLength(version >= 9, false);
+    {
+      const items: MetadataResponsePartition[] = [];
+      for (let i = 0; i < n; i++) items.push(readMetadataResponsePartition(reader, version));
+      $partitions = items;
+    }
+  }
   const $topicAuthorizedOperations: number = version >= 8 ? reader.readInt32() : -2147483648;
   let unknownTaggedFields: TaggedField[] | undefined;
   if (version >= 9) {
     unknownTaggedFields = readUnknownTaggedFields(reader);
   }
-  const result: MetadataResponseMetadataResponseTopic = { errorCode: $errorCode, name: $name, topicId: $topicId, isInternal: $isInternal, partitions: $partitions, topicAuthorizedOperations: $topicAuthorizedOperations };
+  const result: MetadataResponseTopic = { errorCode: $errorCode, name: $name, topicId: $topicId, isInternal: $isInternal, partitions: $partitions, topicAuthorizedOperations: $topicAuthorizedOperations };
   if (unknownTaggedFields !== undefined) result._unknownTaggedFields = unknownTaggedFields;
   return result;
 }
 
-function writeMetadataResponseMetadataResponsePartition(writer: Writer, value: MetadataResponseMetadataResponsePartitionInput, version: number): void {
+function writeMetadataResponsePartition(writer: Writer, value: MetadataResponsePartitionInput, version: number): void {
   const $errorCode = value.errorCode;
   writer.writeInt16($errorCode);
   const $partitionIndex = value.partitionIndex;
@@ -420,31 +475,75 @@ function writeMetadataResponseMetadataResponsePartition(writer: Writer, value: M
     writer.writeInt32($leaderEpoch);
   }
   const $replicaNodes = value.replicaNodes;
-  writeArray(writer, $replicaNodes, version >= 9, (w, e) => { w.writeInt32(e); });
+  {
+    const items = $replicaNodes;
+    {
+      writer.writeArrayLength(items.length, version >= 9);
+      for (const item of items) writer.writeInt32(item);
+    }
+  }
   const $isrNodes = value.isrNodes;
-  writeArray(writer, $isrNodes, version >= 9, (w, e) => { w.writeInt32(e); });
+  {
+    const items = $isrNodes;
+    {
+      writer.writeArrayLength(items.length, version >= 9);
+      for (const item of items) writer.writeInt32(item);
+    }
+  }
   const $offlineReplicas = (value.offlineReplicas ?? []);
   if (version >= 5) {
-    writeArray(writer, $offlineReplicas, version >= 9, (w, e) => { w.writeInt32(e); });
+    {
+      const items = $offlineReplicas;
+      {
+        writer.writeArrayLength(items.length, version >= 9);
+        for (const item of items) writer.writeInt32(item);
+      }
+    }
   }
   if (version >= 9) {
     writeTaggedFields(writer, undefined, value._unknownTaggedFields);
   }
 }
 
-function readMetadataResponseMetadataResponsePartition(reader: Reader, version: number): MetadataResponseMetadataResponsePartition {
+function readMetadataResponsePartition(reader: Reader, version: number): MetadataResponsePartition {
   const $errorCode: number = reader.readInt16();
   const $partitionIndex: number = reader.readInt32();
   const $leaderId: number = reader.readInt32();
   const $leaderEpoch: number = version >= 7 ? reader.readInt32() : -1;
-  const $replicaNodes: number[] = readArray(reader, version >= 9, (r) => r.readInt32());
-  const $isrNodes: number[] = readArray(reader, version >= 9, (r) => r.readInt32());
-  const $offlineReplicas: number[] = version >= 5 ? readArray(reader, version >= 9, (r) => r.readInt32()) : [];
+  let $replicaNodes: number[];
+  {
+    const n = reader.readArrayLength(version >= 9, false);
+    {
+      const items: number[] = [];
+      for (let i = 0; i < n; i++) items.push(reader.readInt32());
+      $replicaNodes = items;
+    }
+  }
+  let $isrNodes: number[];
+  {
+    const n = reader.readArrayLength(version >= 9, false);
+    {
+      const items: number[] = [];
+      for (let i = 0; i < n; i++) items.push(reader.readInt32());
+      $isrNodes = items;
+    }
+  }
+  let $offlineReplicas: number[] = [];
+  if (version >= 5) {
+    {
+      const n = reader.readArrayLength(version >= 9, false);
+      {
+        const items: number[] = [];
+        for (let i = 0; i < n; i++) items.push(reader.readInt32());
+        $offlineReplicas = items;
+      }
+    }
+  }
   let unknownTaggedFields: TaggedField[] | undefined;
   if (version >= 9) {
     unknownTaggedFields = readUnknownTaggedFields(reader);
   }
-  const result: MetadataResponseMetadataResponsePartition = { errorCode: $errorCode, partitionIndex: $partitionIndex, leaderId: $leaderId, leaderEpoch: $leaderEpoch, replicaNodes: $replicaNodes, isrNodes: $isrNodes, offlineReplicas: $offlineReplicas };
+  const result: MetadataResponsePartition = { errorCode: $errorCode, partitionIndex: $partitionIndex, leaderId: $leaderId, leaderEpoch: $leaderEpoch, replicaNodes: $replicaNodes, isrNodes: $isrNodes, offlineReplicas: $offlineReplicas };
   if (unknownTaggedFields !== undefined) result._unknownTaggedFields = unknownTaggedFields;
   return result;
 }

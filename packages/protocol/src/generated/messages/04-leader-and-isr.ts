@@ -5,11 +5,9 @@
 
 import {
   checkVersion,
-  readArray,
   readString,
   readUnknownTaggedFields,
   unsupportedField,
-  writeArray,
   writeString,
   writeTaggedFields,
   type MessageCodec,
@@ -193,15 +191,33 @@ function writeLeaderAndIsrRequest(writer: Writer, value: LeaderAndIsrRequestInpu
   const $ungroupedPartitionStates = (value.ungroupedPartitionStates ?? []);
   if (!(version <= 1) && !($ungroupedPartitionStates !== null && $ungroupedPartitionStates.length === 0)) unsupportedField('LeaderAndIsrRequest.ungroupedPartitionStates', version);
   if (version <= 1) {
-    writeArray(writer, $ungroupedPartitionStates, false, (w, e) => writeLeaderAndIsrRequestLeaderAndIsrPartitionState(w, e, version));
+    {
+      const items = $ungroupedPartitionStates;
+      {
+        writer.writeArrayLength(items.length, false);
+        for (const item of items) writeLeaderAndIsrRequestLeaderAndIsrPartitionState(writer, item, version);
+      }
+    }
   }
   const $topicStates = (value.topicStates ?? []);
   if (!(version >= 2) && !($topicStates !== null && $topicStates.length === 0)) unsupportedField('LeaderAndIsrRequest.topicStates', version);
   if (version >= 2) {
-    writeArray(writer, $topicStates, version >= 4, (w, e) => writeLeaderAndIsrRequestLeaderAndIsrTopicState(w, e, version));
+    {
+      const items = $topicStates;
+      {
+        writer.writeArrayLength(items.length, version >= 4);
+        for (const item of items) writeLeaderAndIsrRequestLeaderAndIsrTopicState(writer, item, version);
+      }
+    }
   }
   const $liveLeaders = value.liveLeaders;
-  writeArray(writer, $liveLeaders, version >= 4, (w, e) => writeLeaderAndIsrRequestLeaderAndIsrLiveLeader(w, e, version));
+  {
+    const items = $liveLeaders;
+    {
+      writer.writeArrayLength(items.length, version >= 4);
+      for (const item of items) writeLeaderAndIsrRequestLeaderAndIsrLiveLeader(writer, item, version);
+    }
+  }
   if (version >= 4) {
     writeTaggedFields(writer, undefined, value._unknownTaggedFields);
   }
@@ -213,9 +229,37 @@ function readLeaderAndIsrRequest(reader: Reader, version: number): LeaderAndIsrR
   const $controllerEpoch: number = reader.readInt32();
   const $brokerEpoch: bigint = version >= 2 ? reader.readInt64() : -1n;
   const $type: number = version >= 5 ? reader.readInt8() : 0;
-  const $ungroupedPartitionStates: LeaderAndIsrRequestLeaderAndIsrPartitionState[] = version <= 1 ? readArray(reader, false, (r) => readLeaderAndIsrRequestLeaderAndIsrPartitionState(r, version)) : [];
-  const $topicStates: LeaderAndIsrRequestLeaderAndIsrTopicState[] = version >= 2 ? readArray(reader, version >= 4, (r) => readLeaderAndIsrRequestLeaderAndIsrTopicState(r, version)) : [];
-  const $liveLeaders: LeaderAndIsrRequestLeaderAndIsrLiveLeader[] = readArray(reader, version >= 4, (r) => readLeaderAndIsrRequestLeaderAndIsrLiveLeader(r, version));
+  let $ungroupedPartitionStates: LeaderAndIsrRequestLeaderAndIsrPartitionState[] = [];
+  if (version <= 1) {
+    {
+      const n = reader.readArrayLength(false, false);
+      {
+        const items: LeaderAndIsrRequestLeaderAndIsrPartitionState[] = [];
+        for (let i = 0; i < n; i++) items.push(readLeaderAndIsrRequestLeaderAndIsrPartitionState(reader, version));
+        $ungroupedPartitionStates = items;
+      }
+    }
+  }
+  let $topicStates: LeaderAndIsrRequestLeaderAndIsrTopicState[] = [];
+  if (version >= 2) {
+    {
+      const n = reader.readArrayLength(version >= 4, false);
+      {
+        const items: LeaderAndIsrRequestLeaderAndIsrTopicState[] = [];
+        for (let i = 0; i < n; i++) items.push(readLeaderAndIsrRequestLeaderAndIsrTopicState(reader, version));
+        $topicStates = items;
+      }
+    }
+  }
+  let $liveLeaders: LeaderAndIsrRequestLeaderAndIsrLiveLeader[];
+  {
+    const n = reader.readArrayLength(version >= 4, false);
+    {
+      const items: LeaderAndIsrRequestLeaderAndIsrLiveLeader[] = [];
+      for (let i = 0; i < n; i++) items.push(readLeaderAndIsrRequestLeaderAndIsrLiveLeader(reader, version));
+      $liveLeaders = items;
+    }
+  }
   let unknownTaggedFields: TaggedField[] | undefined;
   if (version >= 4) {
     unknownTaggedFields = readUnknownTaggedFields(reader);
@@ -239,18 +283,42 @@ function writeLeaderAndIsrRequestLeaderAndIsrPartitionState(writer: Writer, valu
   const $leaderEpoch = value.leaderEpoch;
   writer.writeInt32($leaderEpoch);
   const $isr = value.isr;
-  writeArray(writer, $isr, version >= 4, (w, e) => { w.writeInt32(e); });
+  {
+    const items = $isr;
+    {
+      writer.writeArrayLength(items.length, version >= 4);
+      for (const item of items) writer.writeInt32(item);
+    }
+  }
   const $partitionEpoch = value.partitionEpoch;
   writer.writeInt32($partitionEpoch);
   const $replicas = value.replicas;
-  writeArray(writer, $replicas, version >= 4, (w, e) => { w.writeInt32(e); });
+  {
+    const items = $replicas;
+    {
+      writer.writeArrayLength(items.length, version >= 4);
+      for (const item of items) writer.writeInt32(item);
+    }
+  }
   const $addingReplicas = (value.addingReplicas ?? []);
   if (version >= 3) {
-    writeArray(writer, $addingReplicas, version >= 4, (w, e) => { w.writeInt32(e); });
+    {
+      const items = $addingReplicas;
+      {
+        writer.writeArrayLength(items.length, version >= 4);
+        for (const item of items) writer.writeInt32(item);
+      }
+    }
   }
   const $removingReplicas = (value.removingReplicas ?? []);
   if (version >= 3) {
-    writeArray(writer, $removingReplicas, version >= 4, (w, e) => { w.writeInt32(e); });
+    {
+      const items = $removingReplicas;
+      {
+        writer.writeArrayLength(items.length, version >= 4);
+        for (const item of items) writer.writeInt32(item);
+      }
+    }
   }
   const $isNew = (value.isNew ?? false);
   if (version >= 1) {
@@ -272,11 +340,47 @@ function readLeaderAndIsrRequestLeaderAndIsrPartitionState(reader: Reader, versi
   const $controllerEpoch: number = reader.readInt32();
   const $leader: number = reader.readInt32();
   const $leaderEpoch: number = reader.readInt32();
-  const $isr: number[] = readArray(reader, version >= 4, (r) => r.readInt32());
+  let $isr: number[];
+  {
+    const n = reader.readArrayLength(version >= 4, false);
+    {
+      const items: number[] = [];
+      for (let i = 0; i < n; i++) items.push(reader.readInt32());
+      $isr = items;
+    }
+  }
   const $partitionEpoch: number = reader.readInt32();
-  const $replicas: number[] = readArray(reader, version >= 4, (r) => r.readInt32());
-  const $addingReplicas: number[] = version >= 3 ? readArray(reader, version >= 4, (r) => r.readInt32()) : [];
-  const $removingReplicas: number[] = version >= 3 ? readArray(reader, version >= 4, (r) => r.readInt32()) : [];
+  let $replicas: number[];
+  {
+    const n = reader.readArrayLength(version >= 4, false);
+    {
+      const items: number[] = [];
+      for (let i = 0; i < n; i++) items.push(reader.readInt32());
+      $replicas = items;
+    }
+  }
+  let $addingReplicas: number[] = [];
+  if (version >= 3) {
+    {
+      const n = reader.readArrayLength(version >= 4, false);
+      {
+        const items: number[] = [];
+        for (let i = 0; i < n; i++) items.push(reader.readInt32());
+        $addingReplicas = items;
+      }
+    }
+  }
+  let $removingReplicas: number[] = [];
+  if (version >= 3) {
+    {
+      const n = reader.readArrayLength(version >= 4, false);
+      {
+        const items: number[] = [];
+        for (let i = 0; i < n; i++) items.push(reader.readInt32());
+        $removingReplicas = items;
+      }
+    }
+  }
   const $isNew: boolean = version >= 1 ? reader.readBool() : false;
   const $leaderRecoveryState: number = version >= 6 ? reader.readInt8() : 0;
   let unknownTaggedFields: TaggedField[] | undefined;
@@ -296,7 +400,13 @@ function writeLeaderAndIsrRequestLeaderAndIsrTopicState(writer: Writer, value: L
     writer.writeUuid($topicId);
   }
   const $partitionStates = value.partitionStates;
-  writeArray(writer, $partitionStates, version >= 4, (w, e) => writeLeaderAndIsrRequestLeaderAndIsrPartitionState(w, e, version));
+  {
+    const items = $partitionStates;
+    {
+      writer.writeArrayLength(items.length, version >= 4);
+      for (const item of items) writeLeaderAndIsrRequestLeaderAndIsrPartitionState(writer, item, version);
+    }
+  }
   if (version >= 4) {
     writeTaggedFields(writer, undefined, value._unknownTaggedFields);
   }
@@ -305,7 +415,15 @@ function writeLeaderAndIsrRequestLeaderAndIsrTopicState(writer: Writer, value: L
 function readLeaderAndIsrRequestLeaderAndIsrTopicState(reader: Reader, version: number): LeaderAndIsrRequestLeaderAndIsrTopicState {
   const $topicName: string = readString(reader, version >= 4);
   const $topicId: string = version >= 5 ? reader.readUuid() : ZERO_UUID;
-  const $partitionStates: LeaderAndIsrRequestLeaderAndIsrPartitionState[] = readArray(reader, version >= 4, (r) => readLeaderAndIsrRequestLeaderAndIsrPartitionState(r, version));
+  let $partitionStates: LeaderAndIsrRequestLeaderAndIsrPartitionState[];
+  {
+    const n = reader.readArrayLength(version >= 4, false);
+    {
+      const items: LeaderAndIsrRequestLeaderAndIsrPartitionState[] = [];
+      for (let i = 0; i < n; i++) items.push(readLeaderAndIsrRequestLeaderAndIsrPartitionState(reader, version));
+      $partitionStates = items;
+    }
+  }
   let unknownTaggedFields: TaggedField[] | undefined;
   if (version >= 4) {
     unknownTaggedFields = readUnknownTaggedFields(reader);
@@ -436,12 +554,24 @@ function writeLeaderAndIsrResponse(writer: Writer, value: LeaderAndIsrResponseIn
   const $partitionErrors = (value.partitionErrors ?? []);
   if (!(version <= 4) && !($partitionErrors !== null && $partitionErrors.length === 0)) unsupportedField('LeaderAndIsrResponse.partitionErrors', version);
   if (version <= 4) {
-    writeArray(writer, $partitionErrors, version >= 4, (w, e) => writeLeaderAndIsrResponseLeaderAndIsrPartitionError(w, e, version));
+    {
+      const items = $partitionErrors;
+      {
+        writer.writeArrayLength(items.length, version >= 4);
+        for (const item of items) writeLeaderAndIsrResponseLeaderAndIsrPartitionError(writer, item, version);
+      }
+    }
   }
   const $topics = (value.topics ?? []);
   if (!(version >= 5) && !($topics !== null && $topics.length === 0)) unsupportedField('LeaderAndIsrResponse.topics', version);
   if (version >= 5) {
-    writeArray(writer, $topics, true, (w, e) => writeLeaderAndIsrResponseLeaderAndIsrTopicError(w, e, version));
+    {
+      const items = $topics;
+      {
+        writer.writeArrayLength(items.length, true);
+        for (const item of items) writeLeaderAndIsrResponseLeaderAndIsrTopicError(writer, item, version);
+      }
+    }
   }
   if (version >= 4) {
     writeTaggedFields(writer, undefined, value._unknownTaggedFields);
@@ -450,8 +580,28 @@ function writeLeaderAndIsrResponse(writer: Writer, value: LeaderAndIsrResponseIn
 
 function readLeaderAndIsrResponse(reader: Reader, version: number): LeaderAndIsrResponse {
   const $errorCode: number = reader.readInt16();
-  const $partitionErrors: LeaderAndIsrResponseLeaderAndIsrPartitionError[] = version <= 4 ? readArray(reader, version >= 4, (r) => readLeaderAndIsrResponseLeaderAndIsrPartitionError(r, version)) : [];
-  const $topics: LeaderAndIsrResponseLeaderAndIsrTopicError[] = version >= 5 ? readArray(reader, true, (r) => readLeaderAndIsrResponseLeaderAndIsrTopicError(r, version)) : [];
+  let $partitionErrors: LeaderAndIsrResponseLeaderAndIsrPartitionError[] = [];
+  if (version <= 4) {
+    {
+      const n = reader.readArrayLength(version >= 4, false);
+      {
+        const items: LeaderAndIsrResponseLeaderAndIsrPartitionError[] = [];
+        for (let i = 0; i < n; i++) items.push(readLeaderAndIsrResponseLeaderAndIsrPartitionError(reader, version));
+        $partitionErrors = items;
+      }
+    }
+  }
+  let $topics: LeaderAndIsrResponseLeaderAndIsrTopicError[] = [];
+  if (version >= 5) {
+    {
+      const n = reader.readArrayLength(true, false);
+      {
+        const items: LeaderAndIsrResponseLeaderAndIsrTopicError[] = [];
+        for (let i = 0; i < n; i++) items.push(readLeaderAndIsrResponseLeaderAndIsrTopicError(reader, version));
+        $topics = items;
+      }
+    }
+  }
   let unknownTaggedFields: TaggedField[] | undefined;
   if (version >= 4) {
     unknownTaggedFields = readUnknownTaggedFields(reader);
@@ -492,7 +642,13 @@ function writeLeaderAndIsrResponseLeaderAndIsrTopicError(writer: Writer, value: 
   const $topicId = value.topicId;
   writer.writeUuid($topicId);
   const $partitionErrors = value.partitionErrors;
-  writeArray(writer, $partitionErrors, true, (w, e) => writeLeaderAndIsrResponseLeaderAndIsrPartitionError(w, e, version));
+  {
+    const items = $partitionErrors;
+    {
+      writer.writeArrayLength(items.length, true);
+      for (const item of items) writeLeaderAndIsrResponseLeaderAndIsrPartitionError(writer, item, version);
+    }
+  }
   {
     writeTaggedFields(writer, undefined, value._unknownTaggedFields);
   }
@@ -500,7 +656,15 @@ function writeLeaderAndIsrResponseLeaderAndIsrTopicError(writer: Writer, value: 
 
 function readLeaderAndIsrResponseLeaderAndIsrTopicError(reader: Reader, version: number): LeaderAndIsrResponseLeaderAndIsrTopicError {
   const $topicId: string = reader.readUuid();
-  const $partitionErrors: LeaderAndIsrResponseLeaderAndIsrPartitionError[] = readArray(reader, true, (r) => readLeaderAndIsrResponseLeaderAndIsrPartitionError(r, version));
+  let $partitionErrors: LeaderAndIsrResponseLeaderAndIsrPartitionError[];
+  {
+    const n = reader.readArrayLength(true, false);
+    {
+      const items: LeaderAndIsrResponseLeaderAndIsrPartitionError[] = [];
+      for (let i = 0; i < n; i++) items.push(readLeaderAndIsrResponseLeaderAndIsrPartitionError(reader, version));
+      $partitionErrors = items;
+    }
+  }
   let unknownTaggedFields: TaggedField[] | undefined;
   {
     unknownTaggedFields = readUnknownTaggedFields(reader);

@@ -5,11 +5,9 @@
 
 import {
   checkVersion,
-  readArray,
   readString,
   readUnknownTaggedFields,
   unsupportedField,
-  writeArray,
   writeString,
   writeTaggedFields,
   type MessageCodec,
@@ -164,17 +162,35 @@ function writeStopReplicaRequest(writer: Writer, value: StopReplicaRequestInput,
   const $ungroupedPartitions = (value.ungroupedPartitions ?? []);
   if (!(version <= 0) && !($ungroupedPartitions !== null && $ungroupedPartitions.length === 0)) unsupportedField('StopReplicaRequest.ungroupedPartitions', version);
   if (version <= 0) {
-    writeArray(writer, $ungroupedPartitions, false, (w, e) => writeStopReplicaRequestStopReplicaPartitionV0(w, e, version));
+    {
+      const items = $ungroupedPartitions;
+      {
+        writer.writeArrayLength(items.length, false);
+        for (const item of items) writeStopReplicaRequestStopReplicaPartitionV0(writer, item, version);
+      }
+    }
   }
   const $topics = (value.topics ?? []);
   if (!(version >= 1 && version <= 2) && !($topics !== null && $topics.length === 0)) unsupportedField('StopReplicaRequest.topics', version);
   if (version >= 1 && version <= 2) {
-    writeArray(writer, $topics, version >= 2, (w, e) => writeStopReplicaRequestStopReplicaTopicV1(w, e, version));
+    {
+      const items = $topics;
+      {
+        writer.writeArrayLength(items.length, version >= 2);
+        for (const item of items) writeStopReplicaRequestStopReplicaTopicV1(writer, item, version);
+      }
+    }
   }
   const $topicStates = (value.topicStates ?? []);
   if (!(version >= 3) && !($topicStates !== null && $topicStates.length === 0)) unsupportedField('StopReplicaRequest.topicStates', version);
   if (version >= 3) {
-    writeArray(writer, $topicStates, true, (w, e) => writeStopReplicaRequestStopReplicaTopicState(w, e, version));
+    {
+      const items = $topicStates;
+      {
+        writer.writeArrayLength(items.length, true);
+        for (const item of items) writeStopReplicaRequestStopReplicaTopicState(writer, item, version);
+      }
+    }
   }
   if (version >= 2) {
     writeTaggedFields(writer, undefined, value._unknownTaggedFields);
@@ -187,9 +203,39 @@ function readStopReplicaRequest(reader: Reader, version: number): StopReplicaReq
   const $controllerEpoch: number = reader.readInt32();
   const $brokerEpoch: bigint = version >= 1 ? reader.readInt64() : -1n;
   const $deletePartitions: boolean = version <= 2 ? reader.readBool() : false;
-  const $ungroupedPartitions: StopReplicaRequestStopReplicaPartitionV0[] = version <= 0 ? readArray(reader, false, (r) => readStopReplicaRequestStopReplicaPartitionV0(r, version)) : [];
-  const $topics: StopReplicaRequestStopReplicaTopicV1[] = version >= 1 && version <= 2 ? readArray(reader, version >= 2, (r) => readStopReplicaRequestStopReplicaTopicV1(r, version)) : [];
-  const $topicStates: StopReplicaRequestStopReplicaTopicState[] = version >= 3 ? readArray(reader, true, (r) => readStopReplicaRequestStopReplicaTopicState(r, version)) : [];
+  let $ungroupedPartitions: StopReplicaRequestStopReplicaPartitionV0[] = [];
+  if (version <= 0) {
+    {
+      const n = reader.readArrayLength(false, false);
+      {
+        const items: StopReplicaRequestStopReplicaPartitionV0[] = [];
+        for (let i = 0; i < n; i++) items.push(readStopReplicaRequestStopReplicaPartitionV0(reader, version));
+        $ungroupedPartitions = items;
+      }
+    }
+  }
+  let $topics: StopReplicaRequestStopReplicaTopicV1[] = [];
+  if (version >= 1 && version <= 2) {
+    {
+      const n = reader.readArrayLength(version >= 2, false);
+      {
+        const items: StopReplicaRequestStopReplicaTopicV1[] = [];
+        for (let i = 0; i < n; i++) items.push(readStopReplicaRequestStopReplicaTopicV1(reader, version));
+        $topics = items;
+      }
+    }
+  }
+  let $topicStates: StopReplicaRequestStopReplicaTopicState[] = [];
+  if (version >= 3) {
+    {
+      const n = reader.readArrayLength(true, false);
+      {
+        const items: StopReplicaRequestStopReplicaTopicState[] = [];
+        for (let i = 0; i < n; i++) items.push(readStopReplicaRequestStopReplicaTopicState(reader, version));
+        $topicStates = items;
+      }
+    }
+  }
   let unknownTaggedFields: TaggedField[] | undefined;
   if (version >= 2) {
     unknownTaggedFields = readUnknownTaggedFields(reader);
@@ -217,7 +263,13 @@ function writeStopReplicaRequestStopReplicaTopicV1(writer: Writer, value: StopRe
   const $name = value.name;
   writeString(writer, $name, version >= 2);
   const $partitionIndexes = value.partitionIndexes;
-  writeArray(writer, $partitionIndexes, version >= 2, (w, e) => { w.writeInt32(e); });
+  {
+    const items = $partitionIndexes;
+    {
+      writer.writeArrayLength(items.length, version >= 2);
+      for (const item of items) writer.writeInt32(item);
+    }
+  }
   if (version >= 2) {
     writeTaggedFields(writer, undefined, value._unknownTaggedFields);
   }
@@ -225,7 +277,15 @@ function writeStopReplicaRequestStopReplicaTopicV1(writer: Writer, value: StopRe
 
 function readStopReplicaRequestStopReplicaTopicV1(reader: Reader, version: number): StopReplicaRequestStopReplicaTopicV1 {
   const $name: string = readString(reader, version >= 2);
-  const $partitionIndexes: number[] = readArray(reader, version >= 2, (r) => r.readInt32());
+  let $partitionIndexes: number[];
+  {
+    const n = reader.readArrayLength(version >= 2, false);
+    {
+      const items: number[] = [];
+      for (let i = 0; i < n; i++) items.push(reader.readInt32());
+      $partitionIndexes = items;
+    }
+  }
   let unknownTaggedFields: TaggedField[] | undefined;
   if (version >= 2) {
     unknownTaggedFields = readUnknownTaggedFields(reader);
@@ -239,7 +299,13 @@ function writeStopReplicaRequestStopReplicaTopicState(writer: Writer, value: Sto
   const $topicName = value.topicName;
   writeString(writer, $topicName, true);
   const $partitionStates = value.partitionStates;
-  writeArray(writer, $partitionStates, true, (w, e) => writeStopReplicaRequestStopReplicaPartitionState(w, e, version));
+  {
+    const items = $partitionStates;
+    {
+      writer.writeArrayLength(items.length, true);
+      for (const item of items) writeStopReplicaRequestStopReplicaPartitionState(writer, item, version);
+    }
+  }
   {
     writeTaggedFields(writer, undefined, value._unknownTaggedFields);
   }
@@ -247,7 +313,15 @@ function writeStopReplicaRequestStopReplicaTopicState(writer: Writer, value: Sto
 
 function readStopReplicaRequestStopReplicaTopicState(reader: Reader, version: number): StopReplicaRequestStopReplicaTopicState {
   const $topicName: string = readString(reader, true);
-  const $partitionStates: StopReplicaRequestStopReplicaPartitionState[] = readArray(reader, true, (r) => readStopReplicaRequestStopReplicaPartitionState(r, version));
+  let $partitionStates: StopReplicaRequestStopReplicaPartitionState[];
+  {
+    const n = reader.readArrayLength(true, false);
+    {
+      const items: StopReplicaRequestStopReplicaPartitionState[] = [];
+      for (let i = 0; i < n; i++) items.push(readStopReplicaRequestStopReplicaPartitionState(reader, version));
+      $partitionStates = items;
+    }
+  }
   let unknownTaggedFields: TaggedField[] | undefined;
   {
     unknownTaggedFields = readUnknownTaggedFields(reader);
@@ -352,7 +426,13 @@ function writeStopReplicaResponse(writer: Writer, value: StopReplicaResponseInpu
   const $errorCode = value.errorCode;
   writer.writeInt16($errorCode);
   const $partitionErrors = value.partitionErrors;
-  writeArray(writer, $partitionErrors, version >= 2, (w, e) => writeStopReplicaResponseStopReplicaPartitionError(w, e, version));
+  {
+    const items = $partitionErrors;
+    {
+      writer.writeArrayLength(items.length, version >= 2);
+      for (const item of items) writeStopReplicaResponseStopReplicaPartitionError(writer, item, version);
+    }
+  }
   if (version >= 2) {
     writeTaggedFields(writer, undefined, value._unknownTaggedFields);
   }
@@ -360,7 +440,15 @@ function writeStopReplicaResponse(writer: Writer, value: StopReplicaResponseInpu
 
 function readStopReplicaResponse(reader: Reader, version: number): StopReplicaResponse {
   const $errorCode: number = reader.readInt16();
-  const $partitionErrors: StopReplicaResponseStopReplicaPartitionError[] = readArray(reader, version >= 2, (r) => readStopReplicaResponseStopReplicaPartitionError(r, version));
+  let $partitionErrors: StopReplicaResponseStopReplicaPartitionError[];
+  {
+    const n = reader.readArrayLength(version >= 2, false);
+    {
+      const items: StopReplicaResponseStopReplicaPartitionError[] = [];
+      for (let i = 0; i < n; i++) items.push(readStopReplicaResponseStopReplicaPartitionError(reader, version));
+      $partitionErrors = items;
+    }
+  }
   let unknownTaggedFields: TaggedField[] | undefined;
   if (version >= 2) {
     unknownTaggedFields = readUnknownTaggedFields(reader);

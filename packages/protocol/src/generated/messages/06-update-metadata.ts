@@ -6,13 +6,11 @@
 import {
   checkVersion,
   finishTaggedField,
-  readArray,
   readNullableString,
   readString,
   readUnknownTaggedFields,
   taggedFieldEnd,
   unsupportedField,
-  writeArray,
   writeNullableString,
   writeString,
   writeTaggedFields,
@@ -219,15 +217,33 @@ function writeUpdateMetadataRequest(writer: Writer, value: UpdateMetadataRequest
   const $ungroupedPartitionStates = (value.ungroupedPartitionStates ?? []);
   if (!(version <= 4) && !($ungroupedPartitionStates !== null && $ungroupedPartitionStates.length === 0)) unsupportedField('UpdateMetadataRequest.ungroupedPartitionStates', version);
   if (version <= 4) {
-    writeArray(writer, $ungroupedPartitionStates, false, (w, e) => writeUpdateMetadataRequestUpdateMetadataPartitionState(w, e, version));
+    {
+      const items = $ungroupedPartitionStates;
+      {
+        writer.writeArrayLength(items.length, false);
+        for (const item of items) writeUpdateMetadataRequestUpdateMetadataPartitionState(writer, item, version);
+      }
+    }
   }
   const $topicStates = (value.topicStates ?? []);
   if (!(version >= 5) && !($topicStates !== null && $topicStates.length === 0)) unsupportedField('UpdateMetadataRequest.topicStates', version);
   if (version >= 5) {
-    writeArray(writer, $topicStates, version >= 6, (w, e) => writeUpdateMetadataRequestUpdateMetadataTopicState(w, e, version));
+    {
+      const items = $topicStates;
+      {
+        writer.writeArrayLength(items.length, version >= 6);
+        for (const item of items) writeUpdateMetadataRequestUpdateMetadataTopicState(writer, item, version);
+      }
+    }
   }
   const $liveBrokers = value.liveBrokers;
-  writeArray(writer, $liveBrokers, version >= 6, (w, e) => writeUpdateMetadataRequestUpdateMetadataBroker(w, e, version));
+  {
+    const items = $liveBrokers;
+    {
+      writer.writeArrayLength(items.length, version >= 6);
+      for (const item of items) writeUpdateMetadataRequestUpdateMetadataBroker(writer, item, version);
+    }
+  }
   if (version >= 6) {
     let tags: TaggedWrite[] | undefined;
     if (version >= 8 && !($type === 0)) {
@@ -243,9 +259,37 @@ function readUpdateMetadataRequest(reader: Reader, version: number): UpdateMetad
   let $type: number = 0;
   const $controllerEpoch: number = reader.readInt32();
   const $brokerEpoch: bigint = version >= 5 ? reader.readInt64() : -1n;
-  const $ungroupedPartitionStates: UpdateMetadataRequestUpdateMetadataPartitionState[] = version <= 4 ? readArray(reader, false, (r) => readUpdateMetadataRequestUpdateMetadataPartitionState(r, version)) : [];
-  const $topicStates: UpdateMetadataRequestUpdateMetadataTopicState[] = version >= 5 ? readArray(reader, version >= 6, (r) => readUpdateMetadataRequestUpdateMetadataTopicState(r, version)) : [];
-  const $liveBrokers: UpdateMetadataRequestUpdateMetadataBroker[] = readArray(reader, version >= 6, (r) => readUpdateMetadataRequestUpdateMetadataBroker(r, version));
+  let $ungroupedPartitionStates: UpdateMetadataRequestUpdateMetadataPartitionState[] = [];
+  if (version <= 4) {
+    {
+      const n = reader.readArrayLength(false, false);
+      {
+        const items: UpdateMetadataRequestUpdateMetadataPartitionState[] = [];
+        for (let i = 0; i < n; i++) items.push(readUpdateMetadataRequestUpdateMetadataPartitionState(reader, version));
+        $ungroupedPartitionStates = items;
+      }
+    }
+  }
+  let $topicStates: UpdateMetadataRequestUpdateMetadataTopicState[] = [];
+  if (version >= 5) {
+    {
+      const n = reader.readArrayLength(version >= 6, false);
+      {
+        const items: UpdateMetadataRequestUpdateMetadataTopicState[] = [];
+        for (let i = 0; i < n; i++) items.push(readUpdateMetadataRequestUpdateMetadataTopicState(reader, version));
+        $topicStates = items;
+      }
+    }
+  }
+  let $liveBrokers: UpdateMetadataRequestUpdateMetadataBroker[];
+  {
+    const n = reader.readArrayLength(version >= 6, false);
+    {
+      const items: UpdateMetadataRequestUpdateMetadataBroker[] = [];
+      for (let i = 0; i < n; i++) items.push(readUpdateMetadataRequestUpdateMetadataBroker(reader, version));
+      $liveBrokers = items;
+    }
+  }
   let unknownTaggedFields: TaggedField[] | undefined;
   if (version >= 6) {
     const count = reader.readUVarint();
@@ -278,14 +322,32 @@ function writeUpdateMetadataRequestUpdateMetadataPartitionState(writer: Writer, 
   const $leaderEpoch = value.leaderEpoch;
   writer.writeInt32($leaderEpoch);
   const $isr = value.isr;
-  writeArray(writer, $isr, version >= 6, (w, e) => { w.writeInt32(e); });
+  {
+    const items = $isr;
+    {
+      writer.writeArrayLength(items.length, version >= 6);
+      for (const item of items) writer.writeInt32(item);
+    }
+  }
   const $zkVersion = value.zkVersion;
   writer.writeInt32($zkVersion);
   const $replicas = value.replicas;
-  writeArray(writer, $replicas, version >= 6, (w, e) => { w.writeInt32(e); });
+  {
+    const items = $replicas;
+    {
+      writer.writeArrayLength(items.length, version >= 6);
+      for (const item of items) writer.writeInt32(item);
+    }
+  }
   const $offlineReplicas = (value.offlineReplicas ?? []);
   if (version >= 4) {
-    writeArray(writer, $offlineReplicas, version >= 6, (w, e) => { w.writeInt32(e); });
+    {
+      const items = $offlineReplicas;
+      {
+        writer.writeArrayLength(items.length, version >= 6);
+        for (const item of items) writer.writeInt32(item);
+      }
+    }
   }
   if (version >= 6) {
     writeTaggedFields(writer, undefined, value._unknownTaggedFields);
@@ -298,10 +360,36 @@ function readUpdateMetadataRequestUpdateMetadataPartitionState(reader: Reader, v
   const $controllerEpoch: number = reader.readInt32();
   const $leader: number = reader.readInt32();
   const $leaderEpoch: number = reader.readInt32();
-  const $isr: number[] = readArray(reader, version >= 6, (r) => r.readInt32());
+  let $isr: number[];
+  {
+    const n = reader.readArrayLength(version >= 6, false);
+    {
+      const items: number[] = [];
+      for (let i = 0; i < n; i++) items.push(reader.readInt32());
+      $isr = items;
+    }
+  }
   const $zkVersion: number = reader.readInt32();
-  const $replicas: number[] = readArray(reader, version >= 6, (r) => r.readInt32());
-  const $offlineReplicas: number[] = version >= 4 ? readArray(reader, version >= 6, (r) => r.readInt32()) : [];
+  let $replicas: number[];
+  {
+    const n = reader.readArrayLength(version >= 6, false);
+    {
+      const items: number[] = [];
+      for (let i = 0; i < n; i++) items.push(reader.readInt32());
+      $replicas = items;
+    }
+  }
+  let $offlineReplicas: number[] = [];
+  if (version >= 4) {
+    {
+      const n = reader.readArrayLength(version >= 6, false);
+      {
+        const items: number[] = [];
+        for (let i = 0; i < n; i++) items.push(reader.readInt32());
+        $offlineReplicas = items;
+      }
+    }
+  }
   let unknownTaggedFields: TaggedField[] | undefined;
   if (version >= 6) {
     unknownTaggedFields = readUnknownTaggedFields(reader);
@@ -319,7 +407,13 @@ function writeUpdateMetadataRequestUpdateMetadataTopicState(writer: Writer, valu
     writer.writeUuid($topicId);
   }
   const $partitionStates = value.partitionStates;
-  writeArray(writer, $partitionStates, version >= 6, (w, e) => writeUpdateMetadataRequestUpdateMetadataPartitionState(w, e, version));
+  {
+    const items = $partitionStates;
+    {
+      writer.writeArrayLength(items.length, version >= 6);
+      for (const item of items) writeUpdateMetadataRequestUpdateMetadataPartitionState(writer, item, version);
+    }
+  }
   if (version >= 6) {
     writeTaggedFields(writer, undefined, value._unknownTaggedFields);
   }
@@ -328,7 +422,15 @@ function writeUpdateMetadataRequestUpdateMetadataTopicState(writer: Writer, valu
 function readUpdateMetadataRequestUpdateMetadataTopicState(reader: Reader, version: number): UpdateMetadataRequestUpdateMetadataTopicState {
   const $topicName: string = readString(reader, version >= 6);
   const $topicId: string = version >= 7 ? reader.readUuid() : ZERO_UUID;
-  const $partitionStates: UpdateMetadataRequestUpdateMetadataPartitionState[] = readArray(reader, version >= 6, (r) => readUpdateMetadataRequestUpdateMetadataPartitionState(r, version));
+  let $partitionStates: UpdateMetadataRequestUpdateMetadataPartitionState[];
+  {
+    const n = reader.readArrayLength(version >= 6, false);
+    {
+      const items: UpdateMetadataRequestUpdateMetadataPartitionState[] = [];
+      for (let i = 0; i < n; i++) items.push(readUpdateMetadataRequestUpdateMetadataPartitionState(reader, version));
+      $partitionStates = items;
+    }
+  }
   let unknownTaggedFields: TaggedField[] | undefined;
   if (version >= 6) {
     unknownTaggedFields = readUnknownTaggedFields(reader);
@@ -351,7 +453,13 @@ function writeUpdateMetadataRequestUpdateMetadataBroker(writer: Writer, value: U
   }
   const $endpoints = (value.endpoints ?? []);
   if (version >= 1) {
-    writeArray(writer, $endpoints, version >= 6, (w, e) => writeUpdateMetadataRequestUpdateMetadataEndpoint(w, e, version));
+    {
+      const items = $endpoints;
+      {
+        writer.writeArrayLength(items.length, version >= 6);
+        for (const item of items) writeUpdateMetadataRequestUpdateMetadataEndpoint(writer, item, version);
+      }
+    }
   }
   const $rack = (value.rack === undefined ? "" : value.rack);
   if (version >= 2) {
@@ -366,7 +474,17 @@ function readUpdateMetadataRequestUpdateMetadataBroker(reader: Reader, version: 
   const $id: number = reader.readInt32();
   const $v0Host: string = version <= 0 ? readString(reader, false) : "";
   const $v0Port: number = version <= 0 ? reader.readInt32() : 0;
-  const $endpoints: UpdateMetadataRequestUpdateMetadataEndpoint[] = version >= 1 ? readArray(reader, version >= 6, (r) => readUpdateMetadataRequestUpdateMetadataEndpoint(r, version)) : [];
+  let $endpoints: UpdateMetadataRequestUpdateMetadataEndpoint[] = [];
+  if (version >= 1) {
+    {
+      const n = reader.readArrayLength(version >= 6, false);
+      {
+        const items: UpdateMetadataRequestUpdateMetadataEndpoint[] = [];
+        for (let i = 0; i < n; i++) items.push(readUpdateMetadataRequestUpdateMetadataEndpoint(reader, version));
+        $endpoints = items;
+      }
+    }
+  }
   const $rack: string | null = version >= 2 ? readNullableString(reader, version >= 6) : "";
   let unknownTaggedFields: TaggedField[] | undefined;
   if (version >= 6) {

@@ -5,10 +5,8 @@
 
 import {
   checkVersion,
-  readArray,
   readString,
   readUnknownTaggedFields,
-  writeArray,
   writeString,
   writeTaggedFields,
   type MessageCodec,
@@ -127,7 +125,13 @@ function writeControlledShutdownResponse(writer: Writer, value: ControlledShutdo
   const $errorCode = value.errorCode;
   writer.writeInt16($errorCode);
   const $remainingPartitions = value.remainingPartitions;
-  writeArray(writer, $remainingPartitions, version >= 3, (w, e) => writeControlledShutdownResponseRemainingPartition(w, e, version));
+  {
+    const items = $remainingPartitions;
+    {
+      writer.writeArrayLength(items.length, version >= 3);
+      for (const item of items) writeControlledShutdownResponseRemainingPartition(writer, item, version);
+    }
+  }
   if (version >= 3) {
     writeTaggedFields(writer, undefined, value._unknownTaggedFields);
   }
@@ -135,7 +139,15 @@ function writeControlledShutdownResponse(writer: Writer, value: ControlledShutdo
 
 function readControlledShutdownResponse(reader: Reader, version: number): ControlledShutdownResponse {
   const $errorCode: number = reader.readInt16();
-  const $remainingPartitions: ControlledShutdownResponseRemainingPartition[] = readArray(reader, version >= 3, (r) => readControlledShutdownResponseRemainingPartition(r, version));
+  let $remainingPartitions: ControlledShutdownResponseRemainingPartition[];
+  {
+    const n = reader.readArrayLength(version >= 3, false);
+    {
+      const items: ControlledShutdownResponseRemainingPartition[] = [];
+      for (let i = 0; i < n; i++) items.push(readControlledShutdownResponseRemainingPartition(reader, version));
+      $remainingPartitions = items;
+    }
+  }
   let unknownTaggedFields: TaggedField[] | undefined;
   if (version >= 3) {
     unknownTaggedFields = readUnknownTaggedFields(reader);

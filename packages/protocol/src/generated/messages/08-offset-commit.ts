@@ -5,12 +5,10 @@
 
 import {
   checkVersion,
-  readArray,
   readNullableString,
   readString,
   readUnknownTaggedFields,
   unsupportedField,
-  writeArray,
   writeNullableString,
   writeString,
   writeTaggedFields,
@@ -33,7 +31,7 @@ export interface OffsetCommitRequest {
   /** The time period in ms to retain the offset. (versions 2-4; ignorable; default -1) */
   retentionTimeMs: bigint;
   /** The topics to commit offsets for. (versions 0+) */
-  topics: OffsetCommitRequestOffsetCommitRequestTopic[];
+  topics: OffsetCommitRequestTopic[];
   /** Tagged fields this code does not know, kept for a faithful re-encode. */
   _unknownTaggedFields?: TaggedField[];
 }
@@ -51,33 +49,33 @@ export interface OffsetCommitRequestInput {
   /** The time period in ms to retain the offset. (versions 2-4; ignorable; default -1) */
   retentionTimeMs?: bigint;
   /** The topics to commit offsets for. (versions 0+) */
-  topics: readonly OffsetCommitRequestOffsetCommitRequestTopicInput[];
+  topics: readonly OffsetCommitRequestTopicInput[];
   /** Tagged fields this code does not know, kept for a faithful re-encode. */
   _unknownTaggedFields?: TaggedField[];
 }
 
 /** OffsetCommitRequestTopic of OffsetCommitRequest. */
-export interface OffsetCommitRequestOffsetCommitRequestTopic {
+export interface OffsetCommitRequestTopic {
   /** The topic name. (versions 0+) */
   name: string;
   /** Each partition to commit offsets for. (versions 0+) */
-  partitions: OffsetCommitRequestOffsetCommitRequestPartition[];
+  partitions: OffsetCommitRequestPartition[];
   /** Tagged fields this code does not know, kept for a faithful re-encode. */
   _unknownTaggedFields?: TaggedField[];
 }
 
 /** OffsetCommitRequestTopic of OffsetCommitRequest (to encode). */
-export interface OffsetCommitRequestOffsetCommitRequestTopicInput {
+export interface OffsetCommitRequestTopicInput {
   /** The topic name. (versions 0+) */
   name: string;
   /** Each partition to commit offsets for. (versions 0+) */
-  partitions: readonly OffsetCommitRequestOffsetCommitRequestPartitionInput[];
+  partitions: readonly OffsetCommitRequestPartitionInput[];
   /** Tagged fields this code does not know, kept for a faithful re-encode. */
   _unknownTaggedFields?: TaggedField[];
 }
 
 /** OffsetCommitRequestPartition of OffsetCommitRequest. */
-export interface OffsetCommitRequestOffsetCommitRequestPartition {
+export interface OffsetCommitRequestPartition {
   /** The partition index. (versions 0+) */
   partitionIndex: number;
   /** The message offset to be committed. (versions 0+) */
@@ -93,7 +91,7 @@ export interface OffsetCommitRequestOffsetCommitRequestPartition {
 }
 
 /** OffsetCommitRequestPartition of OffsetCommitRequest (to encode). */
-export interface OffsetCommitRequestOffsetCommitRequestPartitionInput {
+export interface OffsetCommitRequestPartitionInput {
   /** The partition index. (versions 0+) */
   partitionIndex: number;
   /** The message offset to be committed. (versions 0+) */
@@ -129,7 +127,13 @@ function writeOffsetCommitRequest(writer: Writer, value: OffsetCommitRequestInpu
     writer.writeInt64($retentionTimeMs);
   }
   const $topics = value.topics;
-  writeArray(writer, $topics, version >= 8, (w, e) => writeOffsetCommitRequestOffsetCommitRequestTopic(w, e, version));
+  {
+    const items = $topics;
+    {
+      writer.writeArrayLength(items.length, version >= 8);
+      for (const item of items) writeOffsetCommitRequestTopic(writer, item, version);
+    }
+  }
   if (version >= 8) {
     writeTaggedFields(writer, undefined, value._unknownTaggedFields);
   }
@@ -141,7 +145,15 @@ function readOffsetCommitRequest(reader: Reader, version: number): OffsetCommitR
   const $memberId: string = version >= 1 ? readString(reader, version >= 8) : "";
   const $groupInstanceId: string | null = version >= 7 ? readNullableString(reader, version >= 8) : null;
   const $retentionTimeMs: bigint = version >= 2 && version <= 4 ? reader.readInt64() : -1n;
-  const $topics: OffsetCommitRequestOffsetCommitRequestTopic[] = readArray(reader, version >= 8, (r) => readOffsetCommitRequestOffsetCommitRequestTopic(r, version));
+  let $topics: OffsetCommitRequestTopic[];
+  {
+    const n = reader.readArrayLength(version >= 8, false);
+    {
+      const items: OffsetCommitRequestTopic[] = [];
+      for (let i = 0; i < n; i++) items.push(readOffsetCommitRequestTopic(reader, version));
+      $topics = items;
+    }
+  }
   let unknownTaggedFields: TaggedField[] | undefined;
   if (version >= 8) {
     unknownTaggedFields = readUnknownTaggedFields(reader);
@@ -151,29 +163,43 @@ function readOffsetCommitRequest(reader: Reader, version: number): OffsetCommitR
   return result;
 }
 
-function writeOffsetCommitRequestOffsetCommitRequestTopic(writer: Writer, value: OffsetCommitRequestOffsetCommitRequestTopicInput, version: number): void {
+function writeOffsetCommitRequestTopic(writer: Writer, value: OffsetCommitRequestTopicInput, version: number): void {
   const $name = value.name;
   writeString(writer, $name, version >= 8);
   const $partitions = value.partitions;
-  writeArray(writer, $partitions, version >= 8, (w, e) => writeOffsetCommitRequestOffsetCommitRequestPartition(w, e, version));
+  {
+    const items = $partitions;
+    {
+      writer.writeArrayLength(items.length, version >= 8);
+      for (const item of items) writeOffsetCommitRequestPartition(writer, item, version);
+    }
+  }
   if (version >= 8) {
     writeTaggedFields(writer, undefined, value._unknownTaggedFields);
   }
 }
 
-function readOffsetCommitRequestOffsetCommitRequestTopic(reader: Reader, version: number): OffsetCommitRequestOffsetCommitRequestTopic {
+function readOffsetCommitRequestTopic(reader: Reader, version: number): OffsetCommitRequestTopic {
   const $name: string = readString(reader, version >= 8);
-  const $partitions: OffsetCommitRequestOffsetCommitRequestPartition[] = readArray(reader, version >= 8, (r) => readOffsetCommitRequestOffsetCommitRequestPartition(r, version));
+  let $partitions: OffsetCommitRequestPartition[];
+  {
+    const n = reader.readArrayLength(version >= 8, false);
+    {
+      const items: OffsetCommitRequestPartition[] = [];
+      for (let i = 0; i < n; i++) items.push(readOffsetCommitRequestPartition(reader, version));
+      $partitions = items;
+    }
+  }
   let unknownTaggedFields: TaggedField[] | undefined;
   if (version >= 8) {
     unknownTaggedFields = readUnknownTaggedFields(reader);
   }
-  const result: OffsetCommitRequestOffsetCommitRequestTopic = { name: $name, partitions: $partitions };
+  const result: OffsetCommitRequestTopic = { name: $name, partitions: $partitions };
   if (unknownTaggedFields !== undefined) result._unknownTaggedFields = unknownTaggedFields;
   return result;
 }
 
-function writeOffsetCommitRequestOffsetCommitRequestPartition(writer: Writer, value: OffsetCommitRequestOffsetCommitRequestPartitionInput, version: number): void {
+function writeOffsetCommitRequestPartition(writer: Writer, value: OffsetCommitRequestPartitionInput, version: number): void {
   const $partitionIndex = value.partitionIndex;
   writer.writeInt32($partitionIndex);
   const $committedOffset = value.committedOffset;
@@ -183,7 +209,7 @@ function writeOffsetCommitRequestOffsetCommitRequestPartition(writer: Writer, va
     writer.writeInt32($committedLeaderEpoch);
   }
   const $commitTimestamp = (value.commitTimestamp ?? -1n);
-  if (!(version >= 1 && version <= 1) && !($commitTimestamp === -1n)) unsupportedField('OffsetCommitRequestOffsetCommitRequestPartition.commitTimestamp', version);
+  if (!(version >= 1 && version <= 1) && !($commitTimestamp === -1n)) unsupportedField('OffsetCommitRequestPartition.commitTimestamp', version);
   if (version >= 1 && version <= 1) {
     writer.writeInt64($commitTimestamp);
   }
@@ -194,7 +220,7 @@ function writeOffsetCommitRequestOffsetCommitRequestPartition(writer: Writer, va
   }
 }
 
-function readOffsetCommitRequestOffsetCommitRequestPartition(reader: Reader, version: number): OffsetCommitRequestOffsetCommitRequestPartition {
+function readOffsetCommitRequestPartition(reader: Reader, version: number): OffsetCommitRequestPartition {
   const $partitionIndex: number = reader.readInt32();
   const $committedOffset: bigint = reader.readInt64();
   const $committedLeaderEpoch: number = version >= 6 ? reader.readInt32() : -1;
@@ -204,7 +230,7 @@ function readOffsetCommitRequestOffsetCommitRequestPartition(reader: Reader, ver
   if (version >= 8) {
     unknownTaggedFields = readUnknownTaggedFields(reader);
   }
-  const result: OffsetCommitRequestOffsetCommitRequestPartition = { partitionIndex: $partitionIndex, committedOffset: $committedOffset, committedLeaderEpoch: $committedLeaderEpoch, commitTimestamp: $commitTimestamp, committedMetadata: $committedMetadata };
+  const result: OffsetCommitRequestPartition = { partitionIndex: $partitionIndex, committedOffset: $committedOffset, committedLeaderEpoch: $committedLeaderEpoch, commitTimestamp: $commitTimestamp, committedMetadata: $committedMetadata };
   if (unknownTaggedFields !== undefined) result._unknownTaggedFields = unknownTaggedFields;
   return result;
 }
@@ -236,7 +262,7 @@ export interface OffsetCommitResponse {
   /** The duration in milliseconds for which the request was throttled due to a quota violation, or zero if the request did not violate any quota. (versions 3+; ignorable) */
   throttleTimeMs: number;
   /** The responses for each topic. (versions 0+) */
-  topics: OffsetCommitResponseOffsetCommitResponseTopic[];
+  topics: OffsetCommitResponseTopic[];
   /** Tagged fields this code does not know, kept for a faithful re-encode. */
   _unknownTaggedFields?: TaggedField[];
 }
@@ -246,33 +272,33 @@ export interface OffsetCommitResponseInput {
   /** The duration in milliseconds for which the request was throttled due to a quota violation, or zero if the request did not violate any quota. (versions 3+; ignorable) */
   throttleTimeMs?: number;
   /** The responses for each topic. (versions 0+) */
-  topics: readonly OffsetCommitResponseOffsetCommitResponseTopicInput[];
+  topics: readonly OffsetCommitResponseTopicInput[];
   /** Tagged fields this code does not know, kept for a faithful re-encode. */
   _unknownTaggedFields?: TaggedField[];
 }
 
 /** OffsetCommitResponseTopic of OffsetCommitResponse. */
-export interface OffsetCommitResponseOffsetCommitResponseTopic {
+export interface OffsetCommitResponseTopic {
   /** The topic name. (versions 0+) */
   name: string;
   /** The responses for each partition in the topic. (versions 0+) */
-  partitions: OffsetCommitResponseOffsetCommitResponsePartition[];
+  partitions: OffsetCommitResponsePartition[];
   /** Tagged fields this code does not know, kept for a faithful re-encode. */
   _unknownTaggedFields?: TaggedField[];
 }
 
 /** OffsetCommitResponseTopic of OffsetCommitResponse (to encode). */
-export interface OffsetCommitResponseOffsetCommitResponseTopicInput {
+export interface OffsetCommitResponseTopicInput {
   /** The topic name. (versions 0+) */
   name: string;
   /** The responses for each partition in the topic. (versions 0+) */
-  partitions: readonly OffsetCommitResponseOffsetCommitResponsePartitionInput[];
+  partitions: readonly OffsetCommitResponsePartitionInput[];
   /** Tagged fields this code does not know, kept for a faithful re-encode. */
   _unknownTaggedFields?: TaggedField[];
 }
 
 /** OffsetCommitResponsePartition of OffsetCommitResponse. */
-export interface OffsetCommitResponseOffsetCommitResponsePartition {
+export interface OffsetCommitResponsePartition {
   /** The partition index. (versions 0+) */
   partitionIndex: number;
   /** The error code, or 0 if there was no error. (versions 0+) */
@@ -282,7 +308,7 @@ export interface OffsetCommitResponseOffsetCommitResponsePartition {
 }
 
 /** OffsetCommitResponsePartition of OffsetCommitResponse (to encode). */
-export interface OffsetCommitResponseOffsetCommitResponsePartitionInput {
+export interface OffsetCommitResponsePartitionInput {
   /** The partition index. (versions 0+) */
   partitionIndex: number;
   /** The error code, or 0 if there was no error. (versions 0+) */
@@ -297,7 +323,13 @@ function writeOffsetCommitResponse(writer: Writer, value: OffsetCommitResponseIn
     writer.writeInt32($throttleTimeMs);
   }
   const $topics = value.topics;
-  writeArray(writer, $topics, version >= 8, (w, e) => writeOffsetCommitResponseOffsetCommitResponseTopic(w, e, version));
+  {
+    const items = $topics;
+    {
+      writer.writeArrayLength(items.length, version >= 8);
+      for (const item of items) writeOffsetCommitResponseTopic(writer, item, version);
+    }
+  }
   if (version >= 8) {
     writeTaggedFields(writer, undefined, value._unknownTaggedFields);
   }
@@ -305,7 +337,15 @@ function writeOffsetCommitResponse(writer: Writer, value: OffsetCommitResponseIn
 
 function readOffsetCommitResponse(reader: Reader, version: number): OffsetCommitResponse {
   const $throttleTimeMs: number = version >= 3 ? reader.readInt32() : 0;
-  const $topics: OffsetCommitResponseOffsetCommitResponseTopic[] = readArray(reader, version >= 8, (r) => readOffsetCommitResponseOffsetCommitResponseTopic(r, version));
+  let $topics: OffsetCommitResponseTopic[];
+  {
+    const n = reader.readArrayLength(version >= 8, false);
+    {
+      const items: OffsetCommitResponseTopic[] = [];
+      for (let i = 0; i < n; i++) items.push(readOffsetCommitResponseTopic(reader, version));
+      $topics = items;
+    }
+  }
   let unknownTaggedFields: TaggedField[] | undefined;
   if (version >= 8) {
     unknownTaggedFields = readUnknownTaggedFields(reader);
@@ -315,29 +355,43 @@ function readOffsetCommitResponse(reader: Reader, version: number): OffsetCommit
   return result;
 }
 
-function writeOffsetCommitResponseOffsetCommitResponseTopic(writer: Writer, value: OffsetCommitResponseOffsetCommitResponseTopicInput, version: number): void {
+function writeOffsetCommitResponseTopic(writer: Writer, value: OffsetCommitResponseTopicInput, version: number): void {
   const $name = value.name;
   writeString(writer, $name, version >= 8);
   const $partitions = value.partitions;
-  writeArray(writer, $partitions, version >= 8, (w, e) => writeOffsetCommitResponseOffsetCommitResponsePartition(w, e, version));
+  {
+    const items = $partitions;
+    {
+      writer.writeArrayLength(items.length, version >= 8);
+      for (const item of items) writeOffsetCommitResponsePartition(writer, item, version);
+    }
+  }
   if (version >= 8) {
     writeTaggedFields(writer, undefined, value._unknownTaggedFields);
   }
 }
 
-function readOffsetCommitResponseOffsetCommitResponseTopic(reader: Reader, version: number): OffsetCommitResponseOffsetCommitResponseTopic {
+function readOffsetCommitResponseTopic(reader: Reader, version: number): OffsetCommitResponseTopic {
   const $name: string = readString(reader, version >= 8);
-  const $partitions: OffsetCommitResponseOffsetCommitResponsePartition[] = readArray(reader, version >= 8, (r) => readOffsetCommitResponseOffsetCommitResponsePartition(r, version));
+  let $partitions: OffsetCommitResponsePartition[];
+  {
+    const n = reader.readArrayLength(version >= 8, false);
+    {
+      const items: OffsetCommitResponsePartition[] = [];
+      for (let i = 0; i < n; i++) items.push(readOffsetCommitResponsePartition(reader, version));
+      $partitions = items;
+    }
+  }
   let unknownTaggedFields: TaggedField[] | undefined;
   if (version >= 8) {
     unknownTaggedFields = readUnknownTaggedFields(reader);
   }
-  const result: OffsetCommitResponseOffsetCommitResponseTopic = { name: $name, partitions: $partitions };
+  const result: OffsetCommitResponseTopic = { name: $name, partitions: $partitions };
   if (unknownTaggedFields !== undefined) result._unknownTaggedFields = unknownTaggedFields;
   return result;
 }
 
-function writeOffsetCommitResponseOffsetCommitResponsePartition(writer: Writer, value: OffsetCommitResponseOffsetCommitResponsePartitionInput, version: number): void {
+function writeOffsetCommitResponsePartition(writer: Writer, value: OffsetCommitResponsePartitionInput, version: number): void {
   const $partitionIndex = value.partitionIndex;
   writer.writeInt32($partitionIndex);
   const $errorCode = value.errorCode;
@@ -347,14 +401,14 @@ function writeOffsetCommitResponseOffsetCommitResponsePartition(writer: Writer, 
   }
 }
 
-function readOffsetCommitResponseOffsetCommitResponsePartition(reader: Reader, version: number): OffsetCommitResponseOffsetCommitResponsePartition {
+function readOffsetCommitResponsePartition(reader: Reader, version: number): OffsetCommitResponsePartition {
   const $partitionIndex: number = reader.readInt32();
   const $errorCode: number = reader.readInt16();
   let unknownTaggedFields: TaggedField[] | undefined;
   if (version >= 8) {
     unknownTaggedFields = readUnknownTaggedFields(reader);
   }
-  const result: OffsetCommitResponseOffsetCommitResponsePartition = { partitionIndex: $partitionIndex, errorCode: $errorCode };
+  const result: OffsetCommitResponsePartition = { partitionIndex: $partitionIndex, errorCode: $errorCode };
   if (unknownTaggedFields !== undefined) result._unknownTaggedFields = unknownTaggedFields;
   return result;
 }

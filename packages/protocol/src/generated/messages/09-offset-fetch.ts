@@ -6,13 +6,10 @@
 import {
   checkVersion,
   notNull,
-  readArray,
-  readNullableArray,
   readNullableString,
   readString,
   readUnknownTaggedFields,
   unsupportedField,
-  writeArray,
   writeNullableString,
   writeString,
   writeTaggedFields,
@@ -27,9 +24,9 @@ export interface OffsetFetchRequest {
   /** The group to fetch offsets for. (versions 0-7) */
   groupId: string;
   /** Each topic we would like to fetch offsets for, or null to fetch offsets for all topics. (versions 0-7; nullable 2-7) */
-  topics: OffsetFetchRequestOffsetFetchRequestTopic[] | null;
+  topics: OffsetFetchRequestTopic[] | null;
   /** Each group we would like to fetch offsets for (versions 8+) */
-  groups: OffsetFetchRequestOffsetFetchRequestGroup[];
+  groups: OffsetFetchRequestGroup[];
   /** Whether broker should hold on returning unstable offsets but set a retriable error code for the partitions. (versions 7+; default false) */
   requireStable: boolean;
   /** Tagged fields this code does not know, kept for a faithful re-encode. */
@@ -41,9 +38,9 @@ export interface OffsetFetchRequestInput {
   /** The group to fetch offsets for. (versions 0-7) */
   groupId?: string;
   /** Each topic we would like to fetch offsets for, or null to fetch offsets for all topics. (versions 0-7; nullable 2-7) */
-  topics?: readonly OffsetFetchRequestOffsetFetchRequestTopicInput[] | null;
+  topics?: readonly OffsetFetchRequestTopicInput[] | null;
   /** Each group we would like to fetch offsets for (versions 8+) */
-  groups?: readonly OffsetFetchRequestOffsetFetchRequestGroupInput[];
+  groups?: readonly OffsetFetchRequestGroupInput[];
   /** Whether broker should hold on returning unstable offsets but set a retriable error code for the partitions. (versions 7+; default false) */
   requireStable?: boolean;
   /** Tagged fields this code does not know, kept for a faithful re-encode. */
@@ -51,7 +48,7 @@ export interface OffsetFetchRequestInput {
 }
 
 /** OffsetFetchRequestTopic of OffsetFetchRequest. */
-export interface OffsetFetchRequestOffsetFetchRequestTopic {
+export interface OffsetFetchRequestTopic {
   /** The topic name. (versions 0-7) */
   name: string;
   /** The partition indexes we would like to fetch offsets for. (versions 0-7) */
@@ -61,7 +58,7 @@ export interface OffsetFetchRequestOffsetFetchRequestTopic {
 }
 
 /** OffsetFetchRequestTopic of OffsetFetchRequest (to encode). */
-export interface OffsetFetchRequestOffsetFetchRequestTopicInput {
+export interface OffsetFetchRequestTopicInput {
   /** The topic name. (versions 0-7) */
   name: string;
   /** The partition indexes we would like to fetch offsets for. (versions 0-7) */
@@ -71,7 +68,7 @@ export interface OffsetFetchRequestOffsetFetchRequestTopicInput {
 }
 
 /** OffsetFetchRequestGroup of OffsetFetchRequest. */
-export interface OffsetFetchRequestOffsetFetchRequestGroup {
+export interface OffsetFetchRequestGroup {
   /** The group ID. (versions 8+) */
   groupId: string;
   /** The member ID assigned by the group coordinator if using the new consumer protocol (KIP-848). (versions 9+; nullable 9+; ignorable; default null) */
@@ -79,13 +76,13 @@ export interface OffsetFetchRequestOffsetFetchRequestGroup {
   /** The member epoch if using the new consumer protocol (KIP-848). (versions 9+; ignorable; default -1) */
   memberEpoch: number;
   /** Each topic we would like to fetch offsets for, or null to fetch offsets for all topics. (versions 8+; nullable 8+) */
-  topics: OffsetFetchRequestOffsetFetchRequestTopics[] | null;
+  topics: OffsetFetchRequestTopics[] | null;
   /** Tagged fields this code does not know, kept for a faithful re-encode. */
   _unknownTaggedFields?: TaggedField[];
 }
 
 /** OffsetFetchRequestGroup of OffsetFetchRequest (to encode). */
-export interface OffsetFetchRequestOffsetFetchRequestGroupInput {
+export interface OffsetFetchRequestGroupInput {
   /** The group ID. (versions 8+) */
   groupId: string;
   /** The member ID assigned by the group coordinator if using the new consumer protocol (KIP-848). (versions 9+; nullable 9+; ignorable; default null) */
@@ -93,13 +90,13 @@ export interface OffsetFetchRequestOffsetFetchRequestGroupInput {
   /** The member epoch if using the new consumer protocol (KIP-848). (versions 9+; ignorable; default -1) */
   memberEpoch?: number;
   /** Each topic we would like to fetch offsets for, or null to fetch offsets for all topics. (versions 8+; nullable 8+) */
-  topics: readonly OffsetFetchRequestOffsetFetchRequestTopicsInput[] | null;
+  topics: readonly OffsetFetchRequestTopicsInput[] | null;
   /** Tagged fields this code does not know, kept for a faithful re-encode. */
   _unknownTaggedFields?: TaggedField[];
 }
 
 /** OffsetFetchRequestTopics of OffsetFetchRequest. */
-export interface OffsetFetchRequestOffsetFetchRequestTopics {
+export interface OffsetFetchRequestTopics {
   /** The topic name. (versions 8+) */
   name: string;
   /** The partition indexes we would like to fetch offsets for. (versions 8+) */
@@ -109,7 +106,7 @@ export interface OffsetFetchRequestOffsetFetchRequestTopics {
 }
 
 /** OffsetFetchRequestTopics of OffsetFetchRequest (to encode). */
-export interface OffsetFetchRequestOffsetFetchRequestTopicsInput {
+export interface OffsetFetchRequestTopicsInput {
   /** The topic name. (versions 8+) */
   name: string;
   /** The partition indexes we would like to fetch offsets for. (versions 8+) */
@@ -127,12 +124,25 @@ function writeOffsetFetchRequest(writer: Writer, value: OffsetFetchRequestInput,
   const $topics = (value.topics === undefined ? [] : value.topics);
   if (!(version <= 7) && !($topics !== null && $topics.length === 0)) unsupportedField('OffsetFetchRequest.topics', version);
   if (version <= 7) {
-    writeArray(writer, (version >= 2 ? $topics : notNull($topics, 'OffsetFetchRequest.topics')), version >= 6, (w, e) => writeOffsetFetchRequestOffsetFetchRequestTopic(w, e, version));
+    {
+      const items = (version >= 2 ? $topics : notNull($topics, 'OffsetFetchRequest.topics'));
+      if (items === null) writer.writeArrayLength(null, version >= 6);
+      else {
+        writer.writeArrayLength(items.length, version >= 6);
+        for (const item of items) writeOffsetFetchRequestTopic(writer, item, version);
+      }
+    }
   }
   const $groups = (value.groups ?? []);
   if (!(version >= 8) && !($groups !== null && $groups.length === 0)) unsupportedField('OffsetFetchRequest.groups', version);
   if (version >= 8) {
-    writeArray(writer, $groups, true, (w, e) => writeOffsetFetchRequestOffsetFetchRequestGroup(w, e, version));
+    {
+      const items = $groups;
+      {
+        writer.writeArrayLength(items.length, true);
+        for (const item of items) writeOffsetFetchRequestGroup(writer, item, version);
+      }
+    }
   }
   const $requireStable = (value.requireStable ?? false);
   if (!(version >= 7) && !($requireStable === false)) unsupportedField('OffsetFetchRequest.requireStable', version);
@@ -146,8 +156,29 @@ function writeOffsetFetchRequest(writer: Writer, value: OffsetFetchRequestInput,
 
 function readOffsetFetchRequest(reader: Reader, version: number): OffsetFetchRequest {
   const $groupId: string = version <= 7 ? readString(reader, version >= 6) : "";
-  const $topics: OffsetFetchRequestOffsetFetchRequestTopic[] | null = version <= 7 ? readNullableArray(reader, version >= 6, version >= 2, (r) => readOffsetFetchRequestOffsetFetchRequestTopic(r, version)) : [];
-  const $groups: OffsetFetchRequestOffsetFetchRequestGroup[] = version >= 8 ? readArray(reader, true, (r) => readOffsetFetchRequestOffsetFetchRequestGroup(r, version)) : [];
+  let $topics: OffsetFetchRequestTopic[] | null = [];
+  if (version <= 7) {
+    {
+      const n = reader.readArrayLength(version >= 6, version >= 2);
+      if (n < 0) $topics = null;
+      else {
+        const items: OffsetFetchRequestTopic[] = [];
+        for (let i = 0; i < n; i++) items.push(readOffsetFetchRequestTopic(reader, version));
+        $topics = items;
+      }
+    }
+  }
+  let $groups: OffsetFetchRequestGroup[] = [];
+  if (version >= 8) {
+    {
+      const n = reader.readArrayLength(true, false);
+      {
+        const items: OffsetFetchRequestGroup[] = [];
+        for (let i = 0; i < n; i++) items.push(readOffsetFetchRequestGroup(reader, version));
+        $groups = items;
+      }
+    }
+  }
   const $requireStable: boolean = version >= 7 ? reader.readBool() : false;
   let unknownTaggedFields: TaggedField[] | undefined;
   if (version >= 6) {
@@ -158,29 +189,43 @@ function readOffsetFetchRequest(reader: Reader, version: number): OffsetFetchReq
   return result;
 }
 
-function writeOffsetFetchRequestOffsetFetchRequestTopic(writer: Writer, value: OffsetFetchRequestOffsetFetchRequestTopicInput, version: number): void {
+function writeOffsetFetchRequestTopic(writer: Writer, value: OffsetFetchRequestTopicInput, version: number): void {
   const $name = value.name;
   writeString(writer, $name, version >= 6);
   const $partitionIndexes = value.partitionIndexes;
-  writeArray(writer, $partitionIndexes, version >= 6, (w, e) => { w.writeInt32(e); });
+  {
+    const items = $partitionIndexes;
+    {
+      writer.writeArrayLength(items.length, version >= 6);
+      for (const item of items) writer.writeInt32(item);
+    }
+  }
   if (version >= 6) {
     writeTaggedFields(writer, undefined, value._unknownTaggedFields);
   }
 }
 
-function readOffsetFetchRequestOffsetFetchRequestTopic(reader: Reader, version: number): OffsetFetchRequestOffsetFetchRequestTopic {
+function readOffsetFetchRequestTopic(reader: Reader, version: number): OffsetFetchRequestTopic {
   const $name: string = readString(reader, version >= 6);
-  const $partitionIndexes: number[] = readArray(reader, version >= 6, (r) => r.readInt32());
+  let $partitionIndexes: number[];
+  {
+    const n = reader.readArrayLength(version >= 6, false);
+    {
+      const items: number[] = [];
+      for (let i = 0; i < n; i++) items.push(reader.readInt32());
+      $partitionIndexes = items;
+    }
+  }
   let unknownTaggedFields: TaggedField[] | undefined;
   if (version >= 6) {
     unknownTaggedFields = readUnknownTaggedFields(reader);
   }
-  const result: OffsetFetchRequestOffsetFetchRequestTopic = { name: $name, partitionIndexes: $partitionIndexes };
+  const result: OffsetFetchRequestTopic = { name: $name, partitionIndexes: $partitionIndexes };
   if (unknownTaggedFields !== undefined) result._unknownTaggedFields = unknownTaggedFields;
   return result;
 }
 
-function writeOffsetFetchRequestOffsetFetchRequestGroup(writer: Writer, value: OffsetFetchRequestOffsetFetchRequestGroupInput, version: number): void {
+function writeOffsetFetchRequestGroup(writer: Writer, value: OffsetFetchRequestGroupInput, version: number): void {
   const $groupId = value.groupId;
   writeString(writer, $groupId, true);
   const $memberId = (value.memberId ?? null);
@@ -192,44 +237,74 @@ function writeOffsetFetchRequestOffsetFetchRequestGroup(writer: Writer, value: O
     writer.writeInt32($memberEpoch);
   }
   const $topics = value.topics;
-  writeArray(writer, $topics, true, (w, e) => writeOffsetFetchRequestOffsetFetchRequestTopics(w, e, version));
+  {
+    const items = $topics;
+    if (items === null) writer.writeArrayLength(null, true);
+    else {
+      writer.writeArrayLength(items.length, true);
+      for (const item of items) writeOffsetFetchRequestTopics(writer, item, version);
+    }
+  }
   {
     writeTaggedFields(writer, undefined, value._unknownTaggedFields);
   }
 }
 
-function readOffsetFetchRequestOffsetFetchRequestGroup(reader: Reader, version: number): OffsetFetchRequestOffsetFetchRequestGroup {
+function readOffsetFetchRequestGroup(reader: Reader, version: number): OffsetFetchRequestGroup {
   const $groupId: string = readString(reader, true);
   const $memberId: string | null = version >= 9 ? readNullableString(reader, true) : null;
   const $memberEpoch: number = version >= 9 ? reader.readInt32() : -1;
-  const $topics: OffsetFetchRequestOffsetFetchRequestTopics[] | null = readNullableArray(reader, true, true, (r) => readOffsetFetchRequestOffsetFetchRequestTopics(r, version));
+  let $topics: OffsetFetchRequestTopics[] | null;
+  {
+    const n = reader.readArrayLength(true, true);
+    if (n < 0) $topics = null;
+    else {
+      const items: OffsetFetchRequestTopics[] = [];
+      for (let i = 0; i < n; i++) items.push(readOffsetFetchRequestTopics(reader, version));
+      $topics = items;
+    }
+  }
   let unknownTaggedFields: TaggedField[] | undefined;
   {
     unknownTaggedFields = readUnknownTaggedFields(reader);
   }
-  const result: OffsetFetchRequestOffsetFetchRequestGroup = { groupId: $groupId, memberId: $memberId, memberEpoch: $memberEpoch, topics: $topics };
+  const result: OffsetFetchRequestGroup = { groupId: $groupId, memberId: $memberId, memberEpoch: $memberEpoch, topics: $topics };
   if (unknownTaggedFields !== undefined) result._unknownTaggedFields = unknownTaggedFields;
   return result;
 }
 
-function writeOffsetFetchRequestOffsetFetchRequestTopics(writer: Writer, value: OffsetFetchRequestOffsetFetchRequestTopicsInput, _version: number): void {
+function writeOffsetFetchRequestTopics(writer: Writer, value: OffsetFetchRequestTopicsInput, _version: number): void {
   const $name = value.name;
   writeString(writer, $name, true);
   const $partitionIndexes = value.partitionIndexes;
-  writeArray(writer, $partitionIndexes, true, (w, e) => { w.writeInt32(e); });
+  {
+    const items = $partitionIndexes;
+    {
+      writer.writeArrayLength(items.length, true);
+      for (const item of items) writer.writeInt32(item);
+    }
+  }
   {
     writeTaggedFields(writer, undefined, value._unknownTaggedFields);
   }
 }
 
-function readOffsetFetchRequestOffsetFetchRequestTopics(reader: Reader, _version: number): OffsetFetchRequestOffsetFetchRequestTopics {
+function readOffsetFetchRequestTopics(reader: Reader, _version: number): OffsetFetchRequestTopics {
   const $name: string = readString(reader, true);
-  const $partitionIndexes: number[] = readArray(reader, true, (r) => r.readInt32());
+  let $partitionIndexes: number[];
+  {
+    const n = reader.readArrayLength(true, false);
+    {
+      const items: number[] = [];
+      for (let i = 0; i < n; i++) items.push(reader.readInt32());
+      $partitionIndexes = items;
+    }
+  }
   let unknownTaggedFields: TaggedField[] | undefined;
   {
     unknownTaggedFields = readUnknownTaggedFields(reader);
   }
-  const result: OffsetFetchRequestOffsetFetchRequestTopics = { name: $name, partitionIndexes: $partitionIndexes };
+  const result: OffsetFetchRequestTopics = { name: $name, partitionIndexes: $partitionIndexes };
   if (unknownTaggedFields !== undefined) result._unknownTaggedFields = unknownTaggedFields;
   return result;
 }
@@ -261,11 +336,11 @@ export interface OffsetFetchResponse {
   /** The duration in milliseconds for which the request was throttled due to a quota violation, or zero if the request did not violate any quota. (versions 3+; ignorable) */
   throttleTimeMs: number;
   /** The responses per topic. (versions 0-7) */
-  topics: OffsetFetchResponseOffsetFetchResponseTopic[];
+  topics: OffsetFetchResponseTopic[];
   /** The top-level error code, or 0 if there was no error. (versions 2-7; ignorable; default 0) */
   errorCode: number;
   /** The responses per group id. (versions 8+) */
-  groups: OffsetFetchResponseOffsetFetchResponseGroup[];
+  groups: OffsetFetchResponseGroup[];
   /** Tagged fields this code does not know, kept for a faithful re-encode. */
   _unknownTaggedFields?: TaggedField[];
 }
@@ -275,37 +350,37 @@ export interface OffsetFetchResponseInput {
   /** The duration in milliseconds for which the request was throttled due to a quota violation, or zero if the request did not violate any quota. (versions 3+; ignorable) */
   throttleTimeMs?: number;
   /** The responses per topic. (versions 0-7) */
-  topics?: readonly OffsetFetchResponseOffsetFetchResponseTopicInput[];
+  topics?: readonly OffsetFetchResponseTopicInput[];
   /** The top-level error code, or 0 if there was no error. (versions 2-7; ignorable; default 0) */
   errorCode?: number;
   /** The responses per group id. (versions 8+) */
-  groups?: readonly OffsetFetchResponseOffsetFetchResponseGroupInput[];
+  groups?: readonly OffsetFetchResponseGroupInput[];
   /** Tagged fields this code does not know, kept for a faithful re-encode. */
   _unknownTaggedFields?: TaggedField[];
 }
 
 /** OffsetFetchResponseTopic of OffsetFetchResponse. */
-export interface OffsetFetchResponseOffsetFetchResponseTopic {
+export interface OffsetFetchResponseTopic {
   /** The topic name. (versions 0-7) */
   name: string;
   /** The responses per partition (versions 0-7) */
-  partitions: OffsetFetchResponseOffsetFetchResponsePartition[];
+  partitions: OffsetFetchResponsePartition[];
   /** Tagged fields this code does not know, kept for a faithful re-encode. */
   _unknownTaggedFields?: TaggedField[];
 }
 
 /** OffsetFetchResponseTopic of OffsetFetchResponse (to encode). */
-export interface OffsetFetchResponseOffsetFetchResponseTopicInput {
+export interface OffsetFetchResponseTopicInput {
   /** The topic name. (versions 0-7) */
   name: string;
   /** The responses per partition (versions 0-7) */
-  partitions: readonly OffsetFetchResponseOffsetFetchResponsePartitionInput[];
+  partitions: readonly OffsetFetchResponsePartitionInput[];
   /** Tagged fields this code does not know, kept for a faithful re-encode. */
   _unknownTaggedFields?: TaggedField[];
 }
 
 /** OffsetFetchResponsePartition of OffsetFetchResponse. */
-export interface OffsetFetchResponseOffsetFetchResponsePartition {
+export interface OffsetFetchResponsePartition {
   /** The partition index. (versions 0-7) */
   partitionIndex: number;
   /** The committed message offset. (versions 0-7) */
@@ -321,7 +396,7 @@ export interface OffsetFetchResponseOffsetFetchResponsePartition {
 }
 
 /** OffsetFetchResponsePartition of OffsetFetchResponse (to encode). */
-export interface OffsetFetchResponseOffsetFetchResponsePartitionInput {
+export interface OffsetFetchResponsePartitionInput {
   /** The partition index. (versions 0-7) */
   partitionIndex: number;
   /** The committed message offset. (versions 0-7) */
@@ -337,11 +412,11 @@ export interface OffsetFetchResponseOffsetFetchResponsePartitionInput {
 }
 
 /** OffsetFetchResponseGroup of OffsetFetchResponse. */
-export interface OffsetFetchResponseOffsetFetchResponseGroup {
+export interface OffsetFetchResponseGroup {
   /** The group ID. (versions 8+) */
   groupId: string;
   /** The responses per topic. (versions 8+) */
-  topics: OffsetFetchResponseOffsetFetchResponseTopics[];
+  topics: OffsetFetchResponseTopics[];
   /** The group-level error code, or 0 if there was no error. (versions 8+; default 0) */
   errorCode: number;
   /** Tagged fields this code does not know, kept for a faithful re-encode. */
@@ -349,11 +424,11 @@ export interface OffsetFetchResponseOffsetFetchResponseGroup {
 }
 
 /** OffsetFetchResponseGroup of OffsetFetchResponse (to encode). */
-export interface OffsetFetchResponseOffsetFetchResponseGroupInput {
+export interface OffsetFetchResponseGroupInput {
   /** The group ID. (versions 8+) */
   groupId: string;
   /** The responses per topic. (versions 8+) */
-  topics: readonly OffsetFetchResponseOffsetFetchResponseTopicsInput[];
+  topics: readonly OffsetFetchResponseTopicsInput[];
   /** The group-level error code, or 0 if there was no error. (versions 8+; default 0) */
   errorCode?: number;
   /** Tagged fields this code does not know, kept for a faithful re-encode. */
@@ -361,27 +436,27 @@ export interface OffsetFetchResponseOffsetFetchResponseGroupInput {
 }
 
 /** OffsetFetchResponseTopics of OffsetFetchResponse. */
-export interface OffsetFetchResponseOffsetFetchResponseTopics {
+export interface OffsetFetchResponseTopics {
   /** The topic name. (versions 8+) */
   name: string;
   /** The responses per partition (versions 8+) */
-  partitions: OffsetFetchResponseOffsetFetchResponsePartitions[];
+  partitions: OffsetFetchResponsePartitions[];
   /** Tagged fields this code does not know, kept for a faithful re-encode. */
   _unknownTaggedFields?: TaggedField[];
 }
 
 /** OffsetFetchResponseTopics of OffsetFetchResponse (to encode). */
-export interface OffsetFetchResponseOffsetFetchResponseTopicsInput {
+export interface OffsetFetchResponseTopicsInput {
   /** The topic name. (versions 8+) */
   name: string;
   /** The responses per partition (versions 8+) */
-  partitions: readonly OffsetFetchResponseOffsetFetchResponsePartitionsInput[];
+  partitions: readonly OffsetFetchResponsePartitionsInput[];
   /** Tagged fields this code does not know, kept for a faithful re-encode. */
   _unknownTaggedFields?: TaggedField[];
 }
 
 /** OffsetFetchResponsePartitions of OffsetFetchResponse. */
-export interface OffsetFetchResponseOffsetFetchResponsePartitions {
+export interface OffsetFetchResponsePartitions {
   /** The partition index. (versions 8+) */
   partitionIndex: number;
   /** The committed message offset. (versions 8+) */
@@ -397,7 +472,7 @@ export interface OffsetFetchResponseOffsetFetchResponsePartitions {
 }
 
 /** OffsetFetchResponsePartitions of OffsetFetchResponse (to encode). */
-export interface OffsetFetchResponseOffsetFetchResponsePartitionsInput {
+export interface OffsetFetchResponsePartitionsInput {
   /** The partition index. (versions 8+) */
   partitionIndex: number;
   /** The committed message offset. (versions 8+) */
@@ -420,7 +495,13 @@ function writeOffsetFetchResponse(writer: Writer, value: OffsetFetchResponseInpu
   const $topics = (value.topics ?? []);
   if (!(version <= 7) && !($topics !== null && $topics.length === 0)) unsupportedField('OffsetFetchResponse.topics', version);
   if (version <= 7) {
-    writeArray(writer, $topics, version >= 6, (w, e) => writeOffsetFetchResponseOffsetFetchResponseTopic(w, e, version));
+    {
+      const items = $topics;
+      {
+        writer.writeArrayLength(items.length, version >= 6);
+        for (const item of items) writeOffsetFetchResponseTopic(writer, item, version);
+      }
+    }
   }
   const $errorCode = (value.errorCode ?? 0);
   if (version >= 2 && version <= 7) {
@@ -429,7 +510,13 @@ function writeOffsetFetchResponse(writer: Writer, value: OffsetFetchResponseInpu
   const $groups = (value.groups ?? []);
   if (!(version >= 8) && !($groups !== null && $groups.length === 0)) unsupportedField('OffsetFetchResponse.groups', version);
   if (version >= 8) {
-    writeArray(writer, $groups, true, (w, e) => writeOffsetFetchResponseOffsetFetchResponseGroup(w, e, version));
+    {
+      const items = $groups;
+      {
+        writer.writeArrayLength(items.length, true);
+        for (const item of items) writeOffsetFetchResponseGroup(writer, item, version);
+      }
+    }
   }
   if (version >= 6) {
     writeTaggedFields(writer, undefined, value._unknownTaggedFields);
@@ -438,9 +525,29 @@ function writeOffsetFetchResponse(writer: Writer, value: OffsetFetchResponseInpu
 
 function readOffsetFetchResponse(reader: Reader, version: number): OffsetFetchResponse {
   const $throttleTimeMs: number = version >= 3 ? reader.readInt32() : 0;
-  const $topics: OffsetFetchResponseOffsetFetchResponseTopic[] = version <= 7 ? readArray(reader, version >= 6, (r) => readOffsetFetchResponseOffsetFetchResponseTopic(r, version)) : [];
+  let $topics: OffsetFetchResponseTopic[] = [];
+  if (version <= 7) {
+    {
+      const n = reader.readArrayLength(version >= 6, false);
+      {
+        const items: OffsetFetchResponseTopic[] = [];
+        for (let i = 0; i < n; i++) items.push(readOffsetFetchResponseTopic(reader, version));
+        $topics = items;
+      }
+    }
+  }
   const $errorCode: number = version >= 2 && version <= 7 ? reader.readInt16() : 0;
-  const $groups: OffsetFetchResponseOffsetFetchResponseGroup[] = version >= 8 ? readArray(reader, true, (r) => readOffsetFetchResponseOffsetFetchResponseGroup(r, version)) : [];
+  let $groups: OffsetFetchResponseGroup[] = [];
+  if (version >= 8) {
+    {
+      const n = reader.readArrayLength(true, false);
+      {
+        const items: OffsetFetchResponseGroup[] = [];
+        for (let i = 0; i < n; i++) items.push(readOffsetFetchResponseGroup(reader, version));
+        $groups = items;
+      }
+    }
+  }
   let unknownTaggedFields: TaggedField[] | undefined;
   if (version >= 6) {
     unknownTaggedFields = readUnknownTaggedFields(reader);
@@ -450,29 +557,43 @@ function readOffsetFetchResponse(reader: Reader, version: number): OffsetFetchRe
   return result;
 }
 
-function writeOffsetFetchResponseOffsetFetchResponseTopic(writer: Writer, value: OffsetFetchResponseOffsetFetchResponseTopicInput, version: number): void {
+function writeOffsetFetchResponseTopic(writer: Writer, value: OffsetFetchResponseTopicInput, version: number): void {
   const $name = value.name;
   writeString(writer, $name, version >= 6);
   const $partitions = value.partitions;
-  writeArray(writer, $partitions, version >= 6, (w, e) => writeOffsetFetchResponseOffsetFetchResponsePartition(w, e, version));
+  {
+    const items = $partitions;
+    {
+      writer.writeArrayLength(items.length, version >= 6);
+      for (const item of items) writeOffsetFetchResponsePartition(writer, item, version);
+    }
+  }
   if (version >= 6) {
     writeTaggedFields(writer, undefined, value._unknownTaggedFields);
   }
 }
 
-function readOffsetFetchResponseOffsetFetchResponseTopic(reader: Reader, version: number): OffsetFetchResponseOffsetFetchResponseTopic {
+function readOffsetFetchResponseTopic(reader: Reader, version: number): OffsetFetchResponseTopic {
   const $name: string = readString(reader, version >= 6);
-  const $partitions: OffsetFetchResponseOffsetFetchResponsePartition[] = readArray(reader, version >= 6, (r) => readOffsetFetchResponseOffsetFetchResponsePartition(r, version));
+  let $partitions: OffsetFetchResponsePartition[];
+  {
+    const n = reader.readArrayLength(version >= 6, false);
+    {
+      const items: OffsetFetchResponsePartition[] = [];
+      for (let i = 0; i < n; i++) items.push(readOffsetFetchResponsePartition(reader, version));
+      $partitions = items;
+    }
+  }
   let unknownTaggedFields: TaggedField[] | undefined;
   if (version >= 6) {
     unknownTaggedFields = readUnknownTaggedFields(reader);
   }
-  const result: OffsetFetchResponseOffsetFetchResponseTopic = { name: $name, partitions: $partitions };
+  const result: OffsetFetchResponseTopic = { name: $name, partitions: $partitions };
   if (unknownTaggedFields !== undefined) result._unknownTaggedFields = unknownTaggedFields;
   return result;
 }
 
-function writeOffsetFetchResponseOffsetFetchResponsePartition(writer: Writer, value: OffsetFetchResponseOffsetFetchResponsePartitionInput, version: number): void {
+function writeOffsetFetchResponsePartition(writer: Writer, value: OffsetFetchResponsePartitionInput, version: number): void {
   const $partitionIndex = value.partitionIndex;
   writer.writeInt32($partitionIndex);
   const $committedOffset = value.committedOffset;
@@ -490,7 +611,7 @@ function writeOffsetFetchResponseOffsetFetchResponsePartition(writer: Writer, va
   }
 }
 
-function readOffsetFetchResponseOffsetFetchResponsePartition(reader: Reader, version: number): OffsetFetchResponseOffsetFetchResponsePartition {
+function readOffsetFetchResponsePartition(reader: Reader, version: number): OffsetFetchResponsePartition {
   const $partitionIndex: number = reader.readInt32();
   const $committedOffset: bigint = reader.readInt64();
   const $committedLeaderEpoch: number = version >= 5 ? reader.readInt32() : -1;
@@ -500,16 +621,22 @@ function readOffsetFetchResponseOffsetFetchResponsePartition(reader: Reader, ver
   if (version >= 6) {
     unknownTaggedFields = readUnknownTaggedFields(reader);
   }
-  const result: OffsetFetchResponseOffsetFetchResponsePartition = { partitionIndex: $partitionIndex, committedOffset: $committedOffset, committedLeaderEpoch: $committedLeaderEpoch, metadata: $metadata, errorCode: $errorCode };
+  const result: OffsetFetchResponsePartition = { partitionIndex: $partitionIndex, committedOffset: $committedOffset, committedLeaderEpoch: $committedLeaderEpoch, metadata: $metadata, errorCode: $errorCode };
   if (unknownTaggedFields !== undefined) result._unknownTaggedFields = unknownTaggedFields;
   return result;
 }
 
-function writeOffsetFetchResponseOffsetFetchResponseGroup(writer: Writer, value: OffsetFetchResponseOffsetFetchResponseGroupInput, version: number): void {
+function writeOffsetFetchResponseGroup(writer: Writer, value: OffsetFetchResponseGroupInput, version: number): void {
   const $groupId = value.groupId;
   writeString(writer, $groupId, true);
   const $topics = value.topics;
-  writeArray(writer, $topics, true, (w, e) => writeOffsetFetchResponseOffsetFetchResponseTopics(w, e, version));
+  {
+    const items = $topics;
+    {
+      writer.writeArrayLength(items.length, true);
+      for (const item of items) writeOffsetFetchResponseTopics(writer, item, version);
+    }
+  }
   const $errorCode = (value.errorCode ?? 0);
   writer.writeInt16($errorCode);
   {
@@ -517,42 +644,64 @@ function writeOffsetFetchResponseOffsetFetchResponseGroup(writer: Writer, value:
   }
 }
 
-function readOffsetFetchResponseOffsetFetchResponseGroup(reader: Reader, version: number): OffsetFetchResponseOffsetFetchResponseGroup {
+function readOffsetFetchResponseGroup(reader: Reader, version: number): OffsetFetchResponseGroup {
   const $groupId: string = readString(reader, true);
-  const $topics: OffsetFetchResponseOffsetFetchResponseTopics[] = readArray(reader, true, (r) => readOffsetFetchResponseOffsetFetchResponseTopics(r, version));
+  let $topics: OffsetFetchResponseTopics[];
+  {
+    const n = reader.readArrayLength(true, false);
+    {
+      const items: OffsetFetchResponseTopics[] = [];
+      for (let i = 0; i < n; i++) items.push(readOffsetFetchResponseTopics(reader, version));
+      $topics = items;
+    }
+  }
   const $errorCode: number = reader.readInt16();
   let unknownTaggedFields: TaggedField[] | undefined;
   {
     unknownTaggedFields = readUnknownTaggedFields(reader);
   }
-  const result: OffsetFetchResponseOffsetFetchResponseGroup = { groupId: $groupId, topics: $topics, errorCode: $errorCode };
+  const result: OffsetFetchResponseGroup = { groupId: $groupId, topics: $topics, errorCode: $errorCode };
   if (unknownTaggedFields !== undefined) result._unknownTaggedFields = unknownTaggedFields;
   return result;
 }
 
-function writeOffsetFetchResponseOffsetFetchResponseTopics(writer: Writer, value: OffsetFetchResponseOffsetFetchResponseTopicsInput, version: number): void {
+function writeOffsetFetchResponseTopics(writer: Writer, value: OffsetFetchResponseTopicsInput, version: number): void {
   const $name = value.name;
   writeString(writer, $name, true);
   const $partitions = value.partitions;
-  writeArray(writer, $partitions, true, (w, e) => writeOffsetFetchResponseOffsetFetchResponsePartitions(w, e, version));
+  {
+    const items = $partitions;
+    {
+      writer.writeArrayLength(items.length, true);
+      for (const item of items) writeOffsetFetchResponsePartitions(writer, item, version);
+    }
+  }
   {
     writeTaggedFields(writer, undefined, value._unknownTaggedFields);
   }
 }
 
-function readOffsetFetchResponseOffsetFetchResponseTopics(reader: Reader, version: number): OffsetFetchResponseOffsetFetchResponseTopics {
+function readOffsetFetchResponseTopics(reader: Reader, version: number): OffsetFetchResponseTopics {
   const $name: string = readString(reader, true);
-  const $partitions: OffsetFetchResponseOffsetFetchResponsePartitions[] = readArray(reader, true, (r) => readOffsetFetchResponseOffsetFetchResponsePartitions(r, version));
+  let $partitions: OffsetFetchResponsePartitions[];
+  {
+    const n = reader.readArrayLength(true, false);
+    {
+      const items: OffsetFetchResponsePartitions[] = [];
+      for (let i = 0; i < n; i++) items.push(readOffsetFetchResponsePartitions(reader, version));
+      $partitions = items;
+    }
+  }
   let unknownTaggedFields: TaggedField[] | undefined;
   {
     unknownTaggedFields = readUnknownTaggedFields(reader);
   }
-  const result: OffsetFetchResponseOffsetFetchResponseTopics = { name: $name, partitions: $partitions };
+  const result: OffsetFetchResponseTopics = { name: $name, partitions: $partitions };
   if (unknownTaggedFields !== undefined) result._unknownTaggedFields = unknownTaggedFields;
   return result;
 }
 
-function writeOffsetFetchResponseOffsetFetchResponsePartitions(writer: Writer, value: OffsetFetchResponseOffsetFetchResponsePartitionsInput, _version: number): void {
+function writeOffsetFetchResponsePartitions(writer: Writer, value: OffsetFetchResponsePartitionsInput, _version: number): void {
   const $partitionIndex = value.partitionIndex;
   writer.writeInt32($partitionIndex);
   const $committedOffset = value.committedOffset;
@@ -568,7 +717,7 @@ function writeOffsetFetchResponseOffsetFetchResponsePartitions(writer: Writer, v
   }
 }
 
-function readOffsetFetchResponseOffsetFetchResponsePartitions(reader: Reader, _version: number): OffsetFetchResponseOffsetFetchResponsePartitions {
+function readOffsetFetchResponsePartitions(reader: Reader, _version: number): OffsetFetchResponsePartitions {
   const $partitionIndex: number = reader.readInt32();
   const $committedOffset: bigint = reader.readInt64();
   const $committedLeaderEpoch: number = reader.readInt32();
@@ -578,7 +727,7 @@ function readOffsetFetchResponseOffsetFetchResponsePartitions(reader: Reader, _v
   {
     unknownTaggedFields = readUnknownTaggedFields(reader);
   }
-  const result: OffsetFetchResponseOffsetFetchResponsePartitions = { partitionIndex: $partitionIndex, committedOffset: $committedOffset, committedLeaderEpoch: $committedLeaderEpoch, metadata: $metadata, errorCode: $errorCode };
+  const result: OffsetFetchResponsePartitions = { partitionIndex: $partitionIndex, committedOffset: $committedOffset, committedLeaderEpoch: $committedLeaderEpoch, metadata: $metadata, errorCode: $errorCode };
   if (unknownTaggedFields !== undefined) result._unknownTaggedFields = unknownTaggedFields;
   return result;
 }

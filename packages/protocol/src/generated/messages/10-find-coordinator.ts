@@ -5,12 +5,10 @@
 
 import {
   checkVersion,
-  readArray,
   readNullableString,
   readString,
   readUnknownTaggedFields,
   unsupportedField,
-  writeArray,
   writeNullableString,
   writeString,
   writeTaggedFields,
@@ -58,7 +56,13 @@ function writeFindCoordinatorRequest(writer: Writer, value: FindCoordinatorReque
   const $coordinatorKeys = (value.coordinatorKeys ?? []);
   if (!(version >= 4) && !($coordinatorKeys !== null && $coordinatorKeys.length === 0)) unsupportedField('FindCoordinatorRequest.coordinatorKeys', version);
   if (version >= 4) {
-    writeArray(writer, $coordinatorKeys, true, (w, e) => { writeString(w, e, true); });
+    {
+      const items = $coordinatorKeys;
+      {
+        writer.writeArrayLength(items.length, true);
+        for (const item of items) writeString(writer, item, true);
+      }
+    }
   }
   if (version >= 3) {
     writeTaggedFields(writer, undefined, value._unknownTaggedFields);
@@ -68,7 +72,17 @@ function writeFindCoordinatorRequest(writer: Writer, value: FindCoordinatorReque
 function readFindCoordinatorRequest(reader: Reader, version: number): FindCoordinatorRequest {
   const $key: string = version <= 3 ? readString(reader, version >= 3) : "";
   const $keyType: number = version >= 1 ? reader.readInt8() : 0;
-  const $coordinatorKeys: string[] = version >= 4 ? readArray(reader, true, (r) => readString(r, true)) : [];
+  let $coordinatorKeys: string[] = [];
+  if (version >= 4) {
+    {
+      const n = reader.readArrayLength(true, false);
+      {
+        const items: string[] = [];
+        for (let i = 0; i < n; i++) items.push(readString(reader, true));
+        $coordinatorKeys = items;
+      }
+    }
+  }
   let unknownTaggedFields: TaggedField[] | undefined;
   if (version >= 3) {
     unknownTaggedFields = readUnknownTaggedFields(reader);
@@ -208,7 +222,13 @@ function writeFindCoordinatorResponse(writer: Writer, value: FindCoordinatorResp
   const $coordinators = (value.coordinators ?? []);
   if (!(version >= 4) && !($coordinators !== null && $coordinators.length === 0)) unsupportedField('FindCoordinatorResponse.coordinators', version);
   if (version >= 4) {
-    writeArray(writer, $coordinators, true, (w, e) => writeFindCoordinatorResponseCoordinator(w, e, version));
+    {
+      const items = $coordinators;
+      {
+        writer.writeArrayLength(items.length, true);
+        for (const item of items) writeFindCoordinatorResponseCoordinator(writer, item, version);
+      }
+    }
   }
   if (version >= 3) {
     writeTaggedFields(writer, undefined, value._unknownTaggedFields);
@@ -222,7 +242,17 @@ function readFindCoordinatorResponse(reader: Reader, version: number): FindCoord
   const $nodeId: number = version <= 3 ? reader.readInt32() : 0;
   const $host: string = version <= 3 ? readString(reader, version >= 3) : "";
   const $port: number = version <= 3 ? reader.readInt32() : 0;
-  const $coordinators: FindCoordinatorResponseCoordinator[] = version >= 4 ? readArray(reader, true, (r) => readFindCoordinatorResponseCoordinator(r, version)) : [];
+  let $coordinators: FindCoordinatorResponseCoordinator[] = [];
+  if (version >= 4) {
+    {
+      const n = reader.readArrayLength(true, false);
+      {
+        const items: FindCoordinatorResponseCoordinator[] = [];
+        for (let i = 0; i < n; i++) items.push(readFindCoordinatorResponseCoordinator(reader, version));
+        $coordinators = items;
+      }
+    }
+  }
   let unknownTaggedFields: TaggedField[] | undefined;
   if (version >= 3) {
     unknownTaggedFields = readUnknownTaggedFields(reader);

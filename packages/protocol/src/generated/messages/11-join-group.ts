@@ -6,13 +6,11 @@
 import {
   checkVersion,
   notNull,
-  readArray,
   readBytes,
   readNullableString,
   readString,
   readUnknownTaggedFields,
   unsupportedField,
-  writeArray,
   writeBytes,
   writeNullableString,
   writeString,
@@ -38,7 +36,7 @@ export interface JoinGroupRequest {
   /** The unique name the for class of protocols implemented by the group we want to join. (versions 0+) */
   protocolType: string;
   /** The list of protocols that the member supports. (versions 0+) */
-  protocols: JoinGroupRequestJoinGroupRequestProtocol[];
+  protocols: JoinGroupRequestProtocol[];
   /** The reason why the member (re-)joins the group. (versions 8+; nullable 8+; ignorable; default null) */
   reason: string | null;
   /** Tagged fields this code does not know, kept for a faithful re-encode. */
@@ -60,7 +58,7 @@ export interface JoinGroupRequestInput {
   /** The unique name the for class of protocols implemented by the group we want to join. (versions 0+) */
   protocolType: string;
   /** The list of protocols that the member supports. (versions 0+) */
-  protocols: readonly JoinGroupRequestJoinGroupRequestProtocolInput[];
+  protocols: readonly JoinGroupRequestProtocolInput[];
   /** The reason why the member (re-)joins the group. (versions 8+; nullable 8+; ignorable; default null) */
   reason?: string | null;
   /** Tagged fields this code does not know, kept for a faithful re-encode. */
@@ -68,7 +66,7 @@ export interface JoinGroupRequestInput {
 }
 
 /** JoinGroupRequestProtocol of JoinGroupRequest. */
-export interface JoinGroupRequestJoinGroupRequestProtocol {
+export interface JoinGroupRequestProtocol {
   /** The protocol name. (versions 0+; map key) */
   name: string;
   /** The protocol metadata. (versions 0+) */
@@ -78,7 +76,7 @@ export interface JoinGroupRequestJoinGroupRequestProtocol {
 }
 
 /** JoinGroupRequestProtocol of JoinGroupRequest (to encode). */
-export interface JoinGroupRequestJoinGroupRequestProtocolInput {
+export interface JoinGroupRequestProtocolInput {
   /** The protocol name. (versions 0+; map key) */
   name: string;
   /** The protocol metadata. (versions 0+) */
@@ -106,7 +104,13 @@ function writeJoinGroupRequest(writer: Writer, value: JoinGroupRequestInput, ver
   const $protocolType = value.protocolType;
   writeString(writer, $protocolType, version >= 6);
   const $protocols = value.protocols;
-  writeArray(writer, $protocols, version >= 6, (w, e) => writeJoinGroupRequestJoinGroupRequestProtocol(w, e, version));
+  {
+    const items = $protocols;
+    {
+      writer.writeArrayLength(items.length, version >= 6);
+      for (const item of items) writeJoinGroupRequestProtocol(writer, item, version);
+    }
+  }
   const $reason = (value.reason ?? null);
   if (version >= 8) {
     writeNullableString(writer, $reason, true);
@@ -123,7 +127,15 @@ function readJoinGroupRequest(reader: Reader, version: number): JoinGroupRequest
   const $memberId: string = readString(reader, version >= 6);
   const $groupInstanceId: string | null = version >= 5 ? readNullableString(reader, version >= 6) : null;
   const $protocolType: string = readString(reader, version >= 6);
-  const $protocols: JoinGroupRequestJoinGroupRequestProtocol[] = readArray(reader, version >= 6, (r) => readJoinGroupRequestJoinGroupRequestProtocol(r, version));
+  let $protocols: JoinGroupRequestProtocol[];
+  {
+    const n = reader.readArrayLength(version >= 6, false);
+    {
+      const items: JoinGroupRequestProtocol[] = [];
+      for (let i = 0; i < n; i++) items.push(readJoinGroupRequestProtocol(reader, version));
+      $protocols = items;
+    }
+  }
   const $reason: string | null = version >= 8 ? readNullableString(reader, true) : null;
   let unknownTaggedFields: TaggedField[] | undefined;
   if (version >= 6) {
@@ -134,7 +146,7 @@ function readJoinGroupRequest(reader: Reader, version: number): JoinGroupRequest
   return result;
 }
 
-function writeJoinGroupRequestJoinGroupRequestProtocol(writer: Writer, value: JoinGroupRequestJoinGroupRequestProtocolInput, version: number): void {
+function writeJoinGroupRequestProtocol(writer: Writer, value: JoinGroupRequestProtocolInput, version: number): void {
   const $name = value.name;
   writeString(writer, $name, version >= 6);
   const $metadata = value.metadata;
@@ -144,14 +156,14 @@ function writeJoinGroupRequestJoinGroupRequestProtocol(writer: Writer, value: Jo
   }
 }
 
-function readJoinGroupRequestJoinGroupRequestProtocol(reader: Reader, version: number): JoinGroupRequestJoinGroupRequestProtocol {
+function readJoinGroupRequestProtocol(reader: Reader, version: number): JoinGroupRequestProtocol {
   const $name: string = readString(reader, version >= 6);
   const $metadata: Buffer = readBytes(reader, version >= 6, false, false)!;
   let unknownTaggedFields: TaggedField[] | undefined;
   if (version >= 6) {
     unknownTaggedFields = readUnknownTaggedFields(reader);
   }
-  const result: JoinGroupRequestJoinGroupRequestProtocol = { name: $name, metadata: $metadata };
+  const result: JoinGroupRequestProtocol = { name: $name, metadata: $metadata };
   if (unknownTaggedFields !== undefined) result._unknownTaggedFields = unknownTaggedFields;
   return result;
 }
@@ -197,7 +209,7 @@ export interface JoinGroupResponse {
   /** The member ID assigned by the group coordinator. (versions 0+) */
   memberId: string;
   /** (versions 0+) */
-  members: JoinGroupResponseJoinGroupResponseMember[];
+  members: JoinGroupResponseMember[];
   /** Tagged fields this code does not know, kept for a faithful re-encode. */
   _unknownTaggedFields?: TaggedField[];
 }
@@ -221,13 +233,13 @@ export interface JoinGroupResponseInput {
   /** The member ID assigned by the group coordinator. (versions 0+) */
   memberId: string;
   /** (versions 0+) */
-  members: readonly JoinGroupResponseJoinGroupResponseMemberInput[];
+  members: readonly JoinGroupResponseMemberInput[];
   /** Tagged fields this code does not know, kept for a faithful re-encode. */
   _unknownTaggedFields?: TaggedField[];
 }
 
 /** JoinGroupResponseMember of JoinGroupResponse. */
-export interface JoinGroupResponseJoinGroupResponseMember {
+export interface JoinGroupResponseMember {
   /** The group member ID. (versions 0+) */
   memberId: string;
   /** The unique identifier of the consumer instance provided by end user. (versions 5+; nullable 5+; ignorable; default null) */
@@ -239,7 +251,7 @@ export interface JoinGroupResponseJoinGroupResponseMember {
 }
 
 /** JoinGroupResponseMember of JoinGroupResponse (to encode). */
-export interface JoinGroupResponseJoinGroupResponseMemberInput {
+export interface JoinGroupResponseMemberInput {
   /** The group member ID. (versions 0+) */
   memberId: string;
   /** The unique identifier of the consumer instance provided by end user. (versions 5+; nullable 5+; ignorable; default null) */
@@ -275,7 +287,13 @@ function writeJoinGroupResponse(writer: Writer, value: JoinGroupResponseInput, v
   const $memberId = value.memberId;
   writeString(writer, $memberId, version >= 6);
   const $members = value.members;
-  writeArray(writer, $members, version >= 6, (w, e) => writeJoinGroupResponseJoinGroupResponseMember(w, e, version));
+  {
+    const items = $members;
+    {
+      writer.writeArrayLength(items.length, version >= 6);
+      for (const item of items) writeJoinGroupResponseMember(writer, item, version);
+    }
+  }
   if (version >= 6) {
     writeTaggedFields(writer, undefined, value._unknownTaggedFields);
   }
@@ -290,7 +308,15 @@ function readJoinGroupResponse(reader: Reader, version: number): JoinGroupRespon
   const $leader: string = readString(reader, version >= 6);
   const $skipAssignment: boolean = version >= 9 ? reader.readBool() : false;
   const $memberId: string = readString(reader, version >= 6);
-  const $members: JoinGroupResponseJoinGroupResponseMember[] = readArray(reader, version >= 6, (r) => readJoinGroupResponseJoinGroupResponseMember(r, version));
+  let $members: JoinGroupResponseMember[];
+  {
+    const n = reader.readArrayLength(version >= 6, false);
+    {
+      const items: JoinGroupResponseMember[] = [];
+      for (let i = 0; i < n; i++) items.push(readJoinGroupResponseMember(reader, version));
+      $members = items;
+    }
+  }
   let unknownTaggedFields: TaggedField[] | undefined;
   if (version >= 6) {
     unknownTaggedFields = readUnknownTaggedFields(reader);
@@ -300,7 +326,7 @@ function readJoinGroupResponse(reader: Reader, version: number): JoinGroupRespon
   return result;
 }
 
-function writeJoinGroupResponseJoinGroupResponseMember(writer: Writer, value: JoinGroupResponseJoinGroupResponseMemberInput, version: number): void {
+function writeJoinGroupResponseMember(writer: Writer, value: JoinGroupResponseMemberInput, version: number): void {
   const $memberId = value.memberId;
   writeString(writer, $memberId, version >= 6);
   const $groupInstanceId = (value.groupInstanceId ?? null);
@@ -314,7 +340,7 @@ function writeJoinGroupResponseJoinGroupResponseMember(writer: Writer, value: Jo
   }
 }
 
-function readJoinGroupResponseJoinGroupResponseMember(reader: Reader, version: number): JoinGroupResponseJoinGroupResponseMember {
+function readJoinGroupResponseMember(reader: Reader, version: number): JoinGroupResponseMember {
   const $memberId: string = readString(reader, version >= 6);
   const $groupInstanceId: string | null = version >= 5 ? readNullableString(reader, version >= 6) : null;
   const $metadata: Buffer = readBytes(reader, version >= 6, false, false)!;
@@ -322,7 +348,7 @@ function readJoinGroupResponseJoinGroupResponseMember(reader: Reader, version: n
   if (version >= 6) {
     unknownTaggedFields = readUnknownTaggedFields(reader);
   }
-  const result: JoinGroupResponseJoinGroupResponseMember = { memberId: $memberId, groupInstanceId: $groupInstanceId, metadata: $metadata };
+  const result: JoinGroupResponseMember = { memberId: $memberId, groupInstanceId: $groupInstanceId, metadata: $metadata };
   if (unknownTaggedFields !== undefined) result._unknownTaggedFields = unknownTaggedFields;
   return result;
 }

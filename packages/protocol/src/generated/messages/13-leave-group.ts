@@ -5,12 +5,10 @@
 
 import {
   checkVersion,
-  readArray,
   readNullableString,
   readString,
   readUnknownTaggedFields,
   unsupportedField,
-  writeArray,
   writeNullableString,
   writeString,
   writeTaggedFields,
@@ -79,7 +77,13 @@ function writeLeaveGroupRequest(writer: Writer, value: LeaveGroupRequestInput, v
   const $members = (value.members ?? []);
   if (!(version >= 3) && !($members !== null && $members.length === 0)) unsupportedField('LeaveGroupRequest.members', version);
   if (version >= 3) {
-    writeArray(writer, $members, version >= 4, (w, e) => writeLeaveGroupRequestMemberIdentity(w, e, version));
+    {
+      const items = $members;
+      {
+        writer.writeArrayLength(items.length, version >= 4);
+        for (const item of items) writeLeaveGroupRequestMemberIdentity(writer, item, version);
+      }
+    }
   }
   if (version >= 4) {
     writeTaggedFields(writer, undefined, value._unknownTaggedFields);
@@ -89,7 +93,17 @@ function writeLeaveGroupRequest(writer: Writer, value: LeaveGroupRequestInput, v
 function readLeaveGroupRequest(reader: Reader, version: number): LeaveGroupRequest {
   const $groupId: string = readString(reader, version >= 4);
   const $memberId: string = version <= 2 ? readString(reader, false) : "";
-  const $members: LeaveGroupRequestMemberIdentity[] = version >= 3 ? readArray(reader, version >= 4, (r) => readLeaveGroupRequestMemberIdentity(r, version)) : [];
+  let $members: LeaveGroupRequestMemberIdentity[] = [];
+  if (version >= 3) {
+    {
+      const n = reader.readArrayLength(version >= 4, false);
+      {
+        const items: LeaveGroupRequestMemberIdentity[] = [];
+        for (let i = 0; i < n; i++) items.push(readLeaveGroupRequestMemberIdentity(reader, version));
+        $members = items;
+      }
+    }
+  }
   let unknownTaggedFields: TaggedField[] | undefined;
   if (version >= 4) {
     unknownTaggedFields = readUnknownTaggedFields(reader);
@@ -206,7 +220,13 @@ function writeLeaveGroupResponse(writer: Writer, value: LeaveGroupResponseInput,
   const $members = (value.members ?? []);
   if (!(version >= 3) && !($members !== null && $members.length === 0)) unsupportedField('LeaveGroupResponse.members', version);
   if (version >= 3) {
-    writeArray(writer, $members, version >= 4, (w, e) => writeLeaveGroupResponseMemberResponse(w, e, version));
+    {
+      const items = $members;
+      {
+        writer.writeArrayLength(items.length, version >= 4);
+        for (const item of items) writeLeaveGroupResponseMemberResponse(writer, item, version);
+      }
+    }
   }
   if (version >= 4) {
     writeTaggedFields(writer, undefined, value._unknownTaggedFields);
@@ -216,7 +236,17 @@ function writeLeaveGroupResponse(writer: Writer, value: LeaveGroupResponseInput,
 function readLeaveGroupResponse(reader: Reader, version: number): LeaveGroupResponse {
   const $throttleTimeMs: number = version >= 1 ? reader.readInt32() : 0;
   const $errorCode: number = reader.readInt16();
-  const $members: LeaveGroupResponseMemberResponse[] = version >= 3 ? readArray(reader, version >= 4, (r) => readLeaveGroupResponseMemberResponse(r, version)) : [];
+  let $members: LeaveGroupResponseMemberResponse[] = [];
+  if (version >= 3) {
+    {
+      const n = reader.readArrayLength(version >= 4, false);
+      {
+        const items: LeaveGroupResponseMemberResponse[] = [];
+        for (let i = 0; i < n; i++) items.push(readLeaveGroupResponseMemberResponse(reader, version));
+        $members = items;
+      }
+    }
+  }
   let unknownTaggedFields: TaggedField[] | undefined;
   if (version >= 4) {
     unknownTaggedFields = readUnknownTaggedFields(reader);

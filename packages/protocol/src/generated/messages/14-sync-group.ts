@@ -5,13 +5,11 @@
 
 import {
   checkVersion,
-  readArray,
   readBytes,
   readNullableString,
   readString,
   readUnknownTaggedFields,
   unsupportedField,
-  writeArray,
   writeBytes,
   writeNullableString,
   writeString,
@@ -37,7 +35,7 @@ export interface SyncGroupRequest {
   /** The group protocol name. (versions 5+; nullable 5+; ignorable; default null) */
   protocolName: string | null;
   /** Each assignment. (versions 0+) */
-  assignments: SyncGroupRequestSyncGroupRequestAssignment[];
+  assignments: SyncGroupRequestAssignment[];
   /** Tagged fields this code does not know, kept for a faithful re-encode. */
   _unknownTaggedFields?: TaggedField[];
 }
@@ -57,13 +55,13 @@ export interface SyncGroupRequestInput {
   /** The group protocol name. (versions 5+; nullable 5+; ignorable; default null) */
   protocolName?: string | null;
   /** Each assignment. (versions 0+) */
-  assignments: readonly SyncGroupRequestSyncGroupRequestAssignmentInput[];
+  assignments: readonly SyncGroupRequestAssignmentInput[];
   /** Tagged fields this code does not know, kept for a faithful re-encode. */
   _unknownTaggedFields?: TaggedField[];
 }
 
 /** SyncGroupRequestAssignment of SyncGroupRequest. */
-export interface SyncGroupRequestSyncGroupRequestAssignment {
+export interface SyncGroupRequestAssignment {
   /** The ID of the member to assign. (versions 0+) */
   memberId: string;
   /** The member assignment. (versions 0+) */
@@ -73,7 +71,7 @@ export interface SyncGroupRequestSyncGroupRequestAssignment {
 }
 
 /** SyncGroupRequestAssignment of SyncGroupRequest (to encode). */
-export interface SyncGroupRequestSyncGroupRequestAssignmentInput {
+export interface SyncGroupRequestAssignmentInput {
   /** The ID of the member to assign. (versions 0+) */
   memberId: string;
   /** The member assignment. (versions 0+) */
@@ -103,7 +101,13 @@ function writeSyncGroupRequest(writer: Writer, value: SyncGroupRequestInput, ver
     writeNullableString(writer, $protocolName, true);
   }
   const $assignments = value.assignments;
-  writeArray(writer, $assignments, version >= 4, (w, e) => writeSyncGroupRequestSyncGroupRequestAssignment(w, e, version));
+  {
+    const items = $assignments;
+    {
+      writer.writeArrayLength(items.length, version >= 4);
+      for (const item of items) writeSyncGroupRequestAssignment(writer, item, version);
+    }
+  }
   if (version >= 4) {
     writeTaggedFields(writer, undefined, value._unknownTaggedFields);
   }
@@ -116,7 +120,15 @@ function readSyncGroupRequest(reader: Reader, version: number): SyncGroupRequest
   const $groupInstanceId: string | null = version >= 3 ? readNullableString(reader, version >= 4) : null;
   const $protocolType: string | null = version >= 5 ? readNullableString(reader, true) : null;
   const $protocolName: string | null = version >= 5 ? readNullableString(reader, true) : null;
-  const $assignments: SyncGroupRequestSyncGroupRequestAssignment[] = readArray(reader, version >= 4, (r) => readSyncGroupRequestSyncGroupRequestAssignment(r, version));
+  let $assignments: SyncGroupRequestAssignment[];
+  {
+    const n = reader.readArrayLength(version >= 4, false);
+    {
+      const items: SyncGroupRequestAssignment[] = [];
+      for (let i = 0; i < n; i++) items.push(readSyncGroupRequestAssignment(reader, version));
+      $assignments = items;
+    }
+  }
   let unknownTaggedFields: TaggedField[] | undefined;
   if (version >= 4) {
     unknownTaggedFields = readUnknownTaggedFields(reader);
@@ -126,7 +138,7 @@ function readSyncGroupRequest(reader: Reader, version: number): SyncGroupRequest
   return result;
 }
 
-function writeSyncGroupRequestSyncGroupRequestAssignment(writer: Writer, value: SyncGroupRequestSyncGroupRequestAssignmentInput, version: number): void {
+function writeSyncGroupRequestAssignment(writer: Writer, value: SyncGroupRequestAssignmentInput, version: number): void {
   const $memberId = value.memberId;
   writeString(writer, $memberId, version >= 4);
   const $assignment = value.assignment;
@@ -136,14 +148,14 @@ function writeSyncGroupRequestSyncGroupRequestAssignment(writer: Writer, value: 
   }
 }
 
-function readSyncGroupRequestSyncGroupRequestAssignment(reader: Reader, version: number): SyncGroupRequestSyncGroupRequestAssignment {
+function readSyncGroupRequestAssignment(reader: Reader, version: number): SyncGroupRequestAssignment {
   const $memberId: string = readString(reader, version >= 4);
   const $assignment: Buffer = readBytes(reader, version >= 4, false, false)!;
   let unknownTaggedFields: TaggedField[] | undefined;
   if (version >= 4) {
     unknownTaggedFields = readUnknownTaggedFields(reader);
   }
-  const result: SyncGroupRequestSyncGroupRequestAssignment = { memberId: $memberId, assignment: $assignment };
+  const result: SyncGroupRequestAssignment = { memberId: $memberId, assignment: $assignment };
   if (unknownTaggedFields !== undefined) result._unknownTaggedFields = unknownTaggedFields;
   return result;
 }

@@ -5,13 +5,11 @@
 
 import {
   checkVersion,
-  readArray,
   readBytes,
   readNullableString,
   readString,
   readUnknownTaggedFields,
   unsupportedField,
-  writeArray,
   writeBytes,
   writeNullableString,
   writeString,
@@ -44,7 +42,13 @@ export interface DescribeGroupsRequestInput {
 
 function writeDescribeGroupsRequest(writer: Writer, value: DescribeGroupsRequestInput, version: number): void {
   const $groups = value.groups;
-  writeArray(writer, $groups, version >= 5, (w, e) => { writeString(w, e, version >= 5); });
+  {
+    const items = $groups;
+    {
+      writer.writeArrayLength(items.length, version >= 5);
+      for (const item of items) writeString(writer, item, version >= 5);
+    }
+  }
   const $includeAuthorizedOperations = (value.includeAuthorizedOperations ?? false);
   if (!(version >= 3) && !($includeAuthorizedOperations === false)) unsupportedField('DescribeGroupsRequest.includeAuthorizedOperations', version);
   if (version >= 3) {
@@ -56,7 +60,15 @@ function writeDescribeGroupsRequest(writer: Writer, value: DescribeGroupsRequest
 }
 
 function readDescribeGroupsRequest(reader: Reader, version: number): DescribeGroupsRequest {
-  const $groups: string[] = readArray(reader, version >= 5, (r) => readString(r, version >= 5));
+  let $groups: string[];
+  {
+    const n = reader.readArrayLength(version >= 5, false);
+    {
+      const items: string[] = [];
+      for (let i = 0; i < n; i++) items.push(readString(reader, version >= 5));
+      $groups = items;
+    }
+  }
   const $includeAuthorizedOperations: boolean = version >= 3 ? reader.readBool() : false;
   let unknownTaggedFields: TaggedField[] | undefined;
   if (version >= 5) {
@@ -191,7 +203,13 @@ function writeDescribeGroupsResponse(writer: Writer, value: DescribeGroupsRespon
     writer.writeInt32($throttleTimeMs);
   }
   const $groups = value.groups;
-  writeArray(writer, $groups, version >= 5, (w, e) => writeDescribeGroupsResponseDescribedGroup(w, e, version));
+  {
+    const items = $groups;
+    {
+      writer.writeArrayLength(items.length, version >= 5);
+      for (const item of items) writeDescribeGroupsResponseDescribedGroup(writer, item, version);
+    }
+  }
   if (version >= 5) {
     writeTaggedFields(writer, undefined, value._unknownTaggedFields);
   }
@@ -199,7 +217,15 @@ function writeDescribeGroupsResponse(writer: Writer, value: DescribeGroupsRespon
 
 function readDescribeGroupsResponse(reader: Reader, version: number): DescribeGroupsResponse {
   const $throttleTimeMs: number = version >= 1 ? reader.readInt32() : 0;
-  const $groups: DescribeGroupsResponseDescribedGroup[] = readArray(reader, version >= 5, (r) => readDescribeGroupsResponseDescribedGroup(r, version));
+  let $groups: DescribeGroupsResponseDescribedGroup[];
+  {
+    const n = reader.readArrayLength(version >= 5, false);
+    {
+      const items: DescribeGroupsResponseDescribedGroup[] = [];
+      for (let i = 0; i < n; i++) items.push(readDescribeGroupsResponseDescribedGroup(reader, version));
+      $groups = items;
+    }
+  }
   let unknownTaggedFields: TaggedField[] | undefined;
   if (version >= 5) {
     unknownTaggedFields = readUnknownTaggedFields(reader);
@@ -221,7 +247,13 @@ function writeDescribeGroupsResponseDescribedGroup(writer: Writer, value: Descri
   const $protocolData = value.protocolData;
   writeString(writer, $protocolData, version >= 5);
   const $members = value.members;
-  writeArray(writer, $members, version >= 5, (w, e) => writeDescribeGroupsResponseDescribedGroupMember(w, e, version));
+  {
+    const items = $members;
+    {
+      writer.writeArrayLength(items.length, version >= 5);
+      for (const item of items) writeDescribeGroupsResponseDescribedGroupMember(writer, item, version);
+    }
+  }
   const $authorizedOperations = (value.authorizedOperations ?? -2147483648);
   if (!(version >= 3) && !($authorizedOperations === -2147483648)) unsupportedField('DescribeGroupsResponseDescribedGroup.authorizedOperations', version);
   if (version >= 3) {
@@ -238,7 +270,15 @@ function readDescribeGroupsResponseDescribedGroup(reader: Reader, version: numbe
   const $groupState: string = readString(reader, version >= 5);
   const $protocolType: string = readString(reader, version >= 5);
   const $protocolData: string = readString(reader, version >= 5);
-  const $members: DescribeGroupsResponseDescribedGroupMember[] = readArray(reader, version >= 5, (r) => readDescribeGroupsResponseDescribedGroupMember(r, version));
+  let $members: DescribeGroupsResponseDescribedGroupMember[];
+  {
+    const n = reader.readArrayLength(version >= 5, false);
+    {
+      const items: DescribeGroupsResponseDescribedGroupMember[] = [];
+      for (let i = 0; i < n; i++) items.push(readDescribeGroupsResponseDescribedGroupMember(reader, version));
+      $members = items;
+    }
+  }
   const $authorizedOperations: number = version >= 3 ? reader.readInt32() : -2147483648;
   let unknownTaggedFields: TaggedField[] | undefined;
   if (version >= 5) {

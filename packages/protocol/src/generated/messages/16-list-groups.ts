@@ -5,11 +5,9 @@
 
 import {
   checkVersion,
-  readArray,
   readString,
   readUnknownTaggedFields,
   unsupportedField,
-  writeArray,
   writeString,
   writeTaggedFields,
   type MessageCodec,
@@ -42,12 +40,24 @@ function writeListGroupsRequest(writer: Writer, value: ListGroupsRequestInput, v
   const $statesFilter = (value.statesFilter ?? []);
   if (!(version >= 4) && !($statesFilter !== null && $statesFilter.length === 0)) unsupportedField('ListGroupsRequest.statesFilter', version);
   if (version >= 4) {
-    writeArray(writer, $statesFilter, true, (w, e) => { writeString(w, e, true); });
+    {
+      const items = $statesFilter;
+      {
+        writer.writeArrayLength(items.length, true);
+        for (const item of items) writeString(writer, item, true);
+      }
+    }
   }
   const $typesFilter = (value.typesFilter ?? []);
   if (!(version >= 5) && !($typesFilter !== null && $typesFilter.length === 0)) unsupportedField('ListGroupsRequest.typesFilter', version);
   if (version >= 5) {
-    writeArray(writer, $typesFilter, true, (w, e) => { writeString(w, e, true); });
+    {
+      const items = $typesFilter;
+      {
+        writer.writeArrayLength(items.length, true);
+        for (const item of items) writeString(writer, item, true);
+      }
+    }
   }
   if (version >= 3) {
     writeTaggedFields(writer, undefined, value._unknownTaggedFields);
@@ -55,8 +65,28 @@ function writeListGroupsRequest(writer: Writer, value: ListGroupsRequestInput, v
 }
 
 function readListGroupsRequest(reader: Reader, version: number): ListGroupsRequest {
-  const $statesFilter: string[] = version >= 4 ? readArray(reader, true, (r) => readString(r, true)) : [];
-  const $typesFilter: string[] = version >= 5 ? readArray(reader, true, (r) => readString(r, true)) : [];
+  let $statesFilter: string[] = [];
+  if (version >= 4) {
+    {
+      const n = reader.readArrayLength(true, false);
+      {
+        const items: string[] = [];
+        for (let i = 0; i < n; i++) items.push(readString(reader, true));
+        $statesFilter = items;
+      }
+    }
+  }
+  let $typesFilter: string[] = [];
+  if (version >= 5) {
+    {
+      const n = reader.readArrayLength(true, false);
+      {
+        const items: string[] = [];
+        for (let i = 0; i < n; i++) items.push(readString(reader, true));
+        $typesFilter = items;
+      }
+    }
+  }
   let unknownTaggedFields: TaggedField[] | undefined;
   if (version >= 3) {
     unknownTaggedFields = readUnknownTaggedFields(reader);
@@ -148,7 +178,13 @@ function writeListGroupsResponse(writer: Writer, value: ListGroupsResponseInput,
   const $errorCode = value.errorCode;
   writer.writeInt16($errorCode);
   const $groups = value.groups;
-  writeArray(writer, $groups, version >= 3, (w, e) => writeListGroupsResponseListedGroup(w, e, version));
+  {
+    const items = $groups;
+    {
+      writer.writeArrayLength(items.length, version >= 3);
+      for (const item of items) writeListGroupsResponseListedGroup(writer, item, version);
+    }
+  }
   if (version >= 3) {
     writeTaggedFields(writer, undefined, value._unknownTaggedFields);
   }
@@ -157,7 +193,15 @@ function writeListGroupsResponse(writer: Writer, value: ListGroupsResponseInput,
 function readListGroupsResponse(reader: Reader, version: number): ListGroupsResponse {
   const $throttleTimeMs: number = version >= 1 ? reader.readInt32() : 0;
   const $errorCode: number = reader.readInt16();
-  const $groups: ListGroupsResponseListedGroup[] = readArray(reader, version >= 3, (r) => readListGroupsResponseListedGroup(r, version));
+  let $groups: ListGroupsResponseListedGroup[];
+  {
+    const n = reader.readArrayLength(version >= 3, false);
+    {
+      const items: ListGroupsResponseListedGroup[] = [];
+      for (let i = 0; i < n; i++) items.push(readListGroupsResponseListedGroup(reader, version));
+      $groups = items;
+    }
+  }
   let unknownTaggedFields: TaggedField[] | undefined;
   if (version >= 3) {
     unknownTaggedFields = readUnknownTaggedFields(reader);

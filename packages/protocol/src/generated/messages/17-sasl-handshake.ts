@@ -5,9 +5,7 @@
 
 import {
   checkVersion,
-  readArray,
   readString,
-  writeArray,
   writeString,
   type MessageCodec,
 } from '../../primitives/codec-support.ts';
@@ -79,12 +77,26 @@ function writeSaslHandshakeResponse(writer: Writer, value: SaslHandshakeResponse
   const $errorCode = value.errorCode;
   writer.writeInt16($errorCode);
   const $mechanisms = value.mechanisms;
-  writeArray(writer, $mechanisms, false, (w, e) => { writeString(w, e, false); });
+  {
+    const items = $mechanisms;
+    {
+      writer.writeArrayLength(items.length, false);
+      for (const item of items) writeString(writer, item, false);
+    }
+  }
 }
 
 function readSaslHandshakeResponse(reader: Reader, _version: number): SaslHandshakeResponse {
   const $errorCode: number = reader.readInt16();
-  const $mechanisms: string[] = readArray(reader, false, (r) => readString(r, false));
+  let $mechanisms: string[];
+  {
+    const n = reader.readArrayLength(false, false);
+    {
+      const items: string[] = [];
+      for (let i = 0; i < n; i++) items.push(readString(reader, false));
+      $mechanisms = items;
+    }
+  }
   const result: SaslHandshakeResponse = { errorCode: $errorCode, mechanisms: $mechanisms };
   return result;
 }

@@ -6,11 +6,9 @@
 import {
   checkVersion,
   finishTaggedField,
-  readArray,
   readString,
   readUnknownTaggedFields,
   taggedFieldEnd,
-  writeArray,
   writeString,
   writeTaggedFields,
   type MessageCodec,
@@ -204,7 +202,13 @@ function writeApiVersionsResponse(writer: Writer, value: ApiVersionsResponseInpu
   const $errorCode = value.errorCode;
   writer.writeInt16($errorCode);
   const $apiKeys = value.apiKeys;
-  writeArray(writer, $apiKeys, version >= 3, (w, e) => writeApiVersionsResponseApiVersion(w, e, version));
+  {
+    const items = $apiKeys;
+    {
+      writer.writeArrayLength(items.length, version >= 3);
+      for (const item of items) writeApiVersionsResponseApiVersion(writer, item, version);
+    }
+  }
   const $throttleTimeMs = (value.throttleTimeMs ?? 0);
   if (version >= 1) {
     writer.writeInt32($throttleTimeMs);
@@ -216,13 +220,13 @@ function writeApiVersionsResponse(writer: Writer, value: ApiVersionsResponseInpu
   if (version >= 3) {
     let tags: TaggedWrite[] | undefined;
     if (version >= 3 && !($supportedFeatures !== null && $supportedFeatures.length === 0)) {
-      (tags ??= []).push([0, (writer) => { writeArray(writer, $supportedFeatures, true, (w, e) => writeApiVersionsResponseSupportedFeatureKey(w, e, version)); }]);
+      (tags ??= []).push([0, (writer) => { {   const items = $supportedFeatures;   {     writer.writeArrayLength(items.length, true);     for (const item of items) writeApiVersionsResponseSupportedFeatureKey(writer, item, version);   } } }]);
     }
     if (version >= 3 && !($finalizedFeaturesEpoch === -1n)) {
       (tags ??= []).push([1, (writer) => { writer.writeInt64($finalizedFeaturesEpoch); }]);
     }
     if (version >= 3 && !($finalizedFeatures !== null && $finalizedFeatures.length === 0)) {
-      (tags ??= []).push([2, (writer) => { writeArray(writer, $finalizedFeatures, true, (w, e) => writeApiVersionsResponseFinalizedFeatureKey(w, e, version)); }]);
+      (tags ??= []).push([2, (writer) => { {   const items = $finalizedFeatures;   {     writer.writeArrayLength(items.length, true);     for (const item of items) writeApiVersionsResponseFinalizedFeatureKey(writer, item, version);   } } }]);
     }
     if (version >= 3 && !($zkMigrationReady === false)) {
       (tags ??= []).push([3, (writer) => { writer.writeBool($zkMigrationReady); }]);
@@ -233,7 +237,15 @@ function writeApiVersionsResponse(writer: Writer, value: ApiVersionsResponseInpu
 
 function readApiVersionsResponse(reader: Reader, version: number): ApiVersionsResponse {
   const $errorCode: number = reader.readInt16();
-  const $apiKeys: ApiVersionsResponseApiVersion[] = readArray(reader, version >= 3, (r) => readApiVersionsResponseApiVersion(r, version));
+  let $apiKeys: ApiVersionsResponseApiVersion[];
+  {
+    const n = reader.readArrayLength(version >= 3, false);
+    {
+      const items: ApiVersionsResponseApiVersion[] = [];
+      for (let i = 0; i < n; i++) items.push(readApiVersionsResponseApiVersion(reader, version));
+      $apiKeys = items;
+    }
+  }
   const $throttleTimeMs: number = version >= 1 ? reader.readInt32() : 0;
   let $supportedFeatures: ApiVersionsResponseSupportedFeatureKey[] = [];
   let $finalizedFeaturesEpoch: bigint = -1n;
@@ -246,7 +258,14 @@ function readApiVersionsResponse(reader: Reader, version: number): ApiVersionsRe
       const tag = reader.readUVarint();
       const end = taggedFieldEnd(reader);
       if (tag === 0 && version >= 3) {
-        $supportedFeatures = readArray(reader, true, (r) => readApiVersionsResponseSupportedFeatureKey(r, version));
+        {
+          const n = reader.readArrayLength(true, false);
+          {
+            const items: ApiVersionsResponseSupportedFeatureKey[] = [];
+            for (let i = 0; i < n; i++) items.push(readApiVersionsResponseSupportedFeatureKey(reader, version));
+            $supportedFeatures = items;
+          }
+        }
         finishTaggedField(reader, end, tag);
       }
       else if (tag === 1 && version >= 3) {
@@ -254,7 +273,14 @@ function readApiVersionsResponse(reader: Reader, version: number): ApiVersionsRe
         finishTaggedField(reader, end, tag);
       }
       else if (tag === 2 && version >= 3) {
-        $finalizedFeatures = readArray(reader, true, (r) => readApiVersionsResponseFinalizedFeatureKey(r, version));
+        {
+          const n = reader.readArrayLength(true, false);
+          {
+            const items: ApiVersionsResponseFinalizedFeatureKey[] = [];
+            for (let i = 0; i < n; i++) items.push(readApiVersionsResponseFinalizedFeatureKey(reader, version));
+            $finalizedFeatures = items;
+          }
+        }
         finishTaggedField(reader, end, tag);
       }
       else if (tag === 3 && version >= 3) {

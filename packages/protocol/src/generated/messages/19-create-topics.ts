@@ -6,14 +6,11 @@
 import {
   checkVersion,
   finishTaggedField,
-  readArray,
-  readNullableArray,
   readNullableString,
   readString,
   readUnknownTaggedFields,
   taggedFieldEnd,
   unsupportedField,
-  writeArray,
   writeNullableString,
   writeString,
   writeTaggedFields,
@@ -123,7 +120,13 @@ export interface CreateTopicsRequestCreatableTopicConfigInput {
 
 function writeCreateTopicsRequest(writer: Writer, value: CreateTopicsRequestInput, version: number): void {
   const $topics = value.topics;
-  writeArray(writer, $topics, version >= 5, (w, e) => writeCreateTopicsRequestCreatableTopic(w, e, version));
+  {
+    const items = $topics;
+    {
+      writer.writeArrayLength(items.length, version >= 5);
+      for (const item of items) writeCreateTopicsRequestCreatableTopic(writer, item, version);
+    }
+  }
   const $timeoutMs = (value.timeoutMs ?? 60000);
   writer.writeInt32($timeoutMs);
   const $validateOnly = (value.validateOnly ?? false);
@@ -137,7 +140,15 @@ function writeCreateTopicsRequest(writer: Writer, value: CreateTopicsRequestInpu
 }
 
 function readCreateTopicsRequest(reader: Reader, version: number): CreateTopicsRequest {
-  const $topics: CreateTopicsRequestCreatableTopic[] = readArray(reader, version >= 5, (r) => readCreateTopicsRequestCreatableTopic(r, version));
+  let $topics: CreateTopicsRequestCreatableTopic[];
+  {
+    const n = reader.readArrayLength(version >= 5, false);
+    {
+      const items: CreateTopicsRequestCreatableTopic[] = [];
+      for (let i = 0; i < n; i++) items.push(readCreateTopicsRequestCreatableTopic(reader, version));
+      $topics = items;
+    }
+  }
   const $timeoutMs: number = reader.readInt32();
   const $validateOnly: boolean = version >= 1 ? reader.readBool() : false;
   let unknownTaggedFields: TaggedField[] | undefined;
@@ -157,9 +168,21 @@ function writeCreateTopicsRequestCreatableTopic(writer: Writer, value: CreateTop
   const $replicationFactor = value.replicationFactor;
   writer.writeInt16($replicationFactor);
   const $assignments = value.assignments;
-  writeArray(writer, $assignments, version >= 5, (w, e) => writeCreateTopicsRequestCreatableReplicaAssignment(w, e, version));
+  {
+    const items = $assignments;
+    {
+      writer.writeArrayLength(items.length, version >= 5);
+      for (const item of items) writeCreateTopicsRequestCreatableReplicaAssignment(writer, item, version);
+    }
+  }
   const $configs = value.configs;
-  writeArray(writer, $configs, version >= 5, (w, e) => writeCreateTopicsRequestCreatableTopicConfig(w, e, version));
+  {
+    const items = $configs;
+    {
+      writer.writeArrayLength(items.length, version >= 5);
+      for (const item of items) writeCreateTopicsRequestCreatableTopicConfig(writer, item, version);
+    }
+  }
   if (version >= 5) {
     writeTaggedFields(writer, undefined, value._unknownTaggedFields);
   }
@@ -169,8 +192,24 @@ function readCreateTopicsRequestCreatableTopic(reader: Reader, version: number):
   const $name: string = readString(reader, version >= 5);
   const $numPartitions: number = reader.readInt32();
   const $replicationFactor: number = reader.readInt16();
-  const $assignments: CreateTopicsRequestCreatableReplicaAssignment[] = readArray(reader, version >= 5, (r) => readCreateTopicsRequestCreatableReplicaAssignment(r, version));
-  const $configs: CreateTopicsRequestCreatableTopicConfig[] = readArray(reader, version >= 5, (r) => readCreateTopicsRequestCreatableTopicConfig(r, version));
+  let $assignments: CreateTopicsRequestCreatableReplicaAssignment[];
+  {
+    const n = reader.readArrayLength(version >= 5, false);
+    {
+      const items: CreateTopicsRequestCreatableReplicaAssignment[] = [];
+      for (let i = 0; i < n; i++) items.push(readCreateTopicsRequestCreatableReplicaAssignment(reader, version));
+      $assignments = items;
+    }
+  }
+  let $configs: CreateTopicsRequestCreatableTopicConfig[];
+  {
+    const n = reader.readArrayLength(version >= 5, false);
+    {
+      const items: CreateTopicsRequestCreatableTopicConfig[] = [];
+      for (let i = 0; i < n; i++) items.push(readCreateTopicsRequestCreatableTopicConfig(reader, version));
+      $configs = items;
+    }
+  }
   let unknownTaggedFields: TaggedField[] | undefined;
   if (version >= 5) {
     unknownTaggedFields = readUnknownTaggedFields(reader);
@@ -184,7 +223,13 @@ function writeCreateTopicsRequestCreatableReplicaAssignment(writer: Writer, valu
   const $partitionIndex = value.partitionIndex;
   writer.writeInt32($partitionIndex);
   const $brokerIds = value.brokerIds;
-  writeArray(writer, $brokerIds, version >= 5, (w, e) => { w.writeInt32(e); });
+  {
+    const items = $brokerIds;
+    {
+      writer.writeArrayLength(items.length, version >= 5);
+      for (const item of items) writer.writeInt32(item);
+    }
+  }
   if (version >= 5) {
     writeTaggedFields(writer, undefined, value._unknownTaggedFields);
   }
@@ -192,7 +237,15 @@ function writeCreateTopicsRequestCreatableReplicaAssignment(writer: Writer, valu
 
 function readCreateTopicsRequestCreatableReplicaAssignment(reader: Reader, version: number): CreateTopicsRequestCreatableReplicaAssignment {
   const $partitionIndex: number = reader.readInt32();
-  const $brokerIds: number[] = readArray(reader, version >= 5, (r) => r.readInt32());
+  let $brokerIds: number[];
+  {
+    const n = reader.readArrayLength(version >= 5, false);
+    {
+      const items: number[] = [];
+      for (let i = 0; i < n; i++) items.push(reader.readInt32());
+      $brokerIds = items;
+    }
+  }
   let unknownTaggedFields: TaggedField[] | undefined;
   if (version >= 5) {
     unknownTaggedFields = readUnknownTaggedFields(reader);
@@ -348,7 +401,13 @@ function writeCreateTopicsResponse(writer: Writer, value: CreateTopicsResponseIn
     writer.writeInt32($throttleTimeMs);
   }
   const $topics = value.topics;
-  writeArray(writer, $topics, version >= 5, (w, e) => writeCreateTopicsResponseCreatableTopicResult(w, e, version));
+  {
+    const items = $topics;
+    {
+      writer.writeArrayLength(items.length, version >= 5);
+      for (const item of items) writeCreateTopicsResponseCreatableTopicResult(writer, item, version);
+    }
+  }
   if (version >= 5) {
     writeTaggedFields(writer, undefined, value._unknownTaggedFields);
   }
@@ -356,7 +415,15 @@ function writeCreateTopicsResponse(writer: Writer, value: CreateTopicsResponseIn
 
 function readCreateTopicsResponse(reader: Reader, version: number): CreateTopicsResponse {
   const $throttleTimeMs: number = version >= 2 ? reader.readInt32() : 0;
-  const $topics: CreateTopicsResponseCreatableTopicResult[] = readArray(reader, version >= 5, (r) => readCreateTopicsResponseCreatableTopicResult(r, version));
+  let $topics: CreateTopicsResponseCreatableTopicResult[];
+  {
+    const n = reader.readArrayLength(version >= 5, false);
+    {
+      const items: CreateTopicsResponseCreatableTopicResult[] = [];
+      for (let i = 0; i < n; i++) items.push(readCreateTopicsResponseCreatableTopicResult(reader, version));
+      $topics = items;
+    }
+  }
   let unknownTaggedFields: TaggedField[] | undefined;
   if (version >= 5) {
     unknownTaggedFields = readUnknownTaggedFields(reader);
@@ -390,7 +457,14 @@ function writeCreateTopicsResponseCreatableTopicResult(writer: Writer, value: Cr
   }
   const $configs = (value.configs === undefined ? [] : value.configs);
   if (version >= 5) {
-    writeArray(writer, $configs, true, (w, e) => writeCreateTopicsResponseCreatableTopicConfigs(w, e, version));
+    {
+      const items = $configs;
+      if (items === null) writer.writeArrayLength(null, true);
+      else {
+        writer.writeArrayLength(items.length, true);
+        for (const item of items) writeCreateTopicsResponseCreatableTopicConfigs(writer, item, version);
+      }
+    }
   }
   if (version >= 5) {
     let tags: TaggedWrite[] | undefined;
@@ -409,7 +483,18 @@ function readCreateTopicsResponseCreatableTopicResult(reader: Reader, version: n
   let $topicConfigErrorCode: number = 0;
   const $numPartitions: number = version >= 5 ? reader.readInt32() : -1;
   const $replicationFactor: number = version >= 5 ? reader.readInt16() : -1;
-  const $configs: CreateTopicsResponseCreatableTopicConfigs[] | null = version >= 5 ? readNullableArray(reader, true, true, (r) => readCreateTopicsResponseCreatableTopicConfigs(r, version)) : [];
+  let $configs: CreateTopicsResponseCreatableTopicConfigs[] | null = [];
+  if (version >= 5) {
+    {
+      const n = reader.readArrayLength(true, true);
+      if (n < 0) $configs = null;
+      else {
+        const items: CreateTopicsResponseCreatableTopicConfigs[] = [];
+        for (let i = 0; i < n; i++) items.push(readCreateTopicsResponseCreatableTopicConfigs(reader, version));
+        $configs = items;
+      }
+    }
+  }
   let unknownTaggedFields: TaggedField[] | undefined;
   if (version >= 5) {
     const count = reader.readUVarint();

@@ -6,12 +6,10 @@
 import {
   checkVersion,
   notNull,
-  readArray,
   readNullableString,
   readString,
   readUnknownTaggedFields,
   unsupportedField,
-  writeArray,
   writeNullableString,
   writeString,
   writeTaggedFields,
@@ -70,11 +68,23 @@ function writeDeleteTopicsRequest(writer: Writer, value: DeleteTopicsRequestInpu
   const $topics = (value.topics ?? []);
   if (!(version >= 6) && !($topics !== null && $topics.length === 0)) unsupportedField('DeleteTopicsRequest.topics', version);
   if (version >= 6) {
-    writeArray(writer, $topics, true, (w, e) => writeDeleteTopicsRequestDeleteTopicState(w, e, version));
+    {
+      const items = $topics;
+      {
+        writer.writeArrayLength(items.length, true);
+        for (const item of items) writeDeleteTopicsRequestDeleteTopicState(writer, item, version);
+      }
+    }
   }
   const $topicNames = (value.topicNames ?? []);
   if (version <= 5) {
-    writeArray(writer, $topicNames, version >= 4, (w, e) => { writeString(w, e, version >= 4); });
+    {
+      const items = $topicNames;
+      {
+        writer.writeArrayLength(items.length, version >= 4);
+        for (const item of items) writeString(writer, item, version >= 4);
+      }
+    }
   }
   const $timeoutMs = value.timeoutMs;
   writer.writeInt32($timeoutMs);
@@ -84,8 +94,28 @@ function writeDeleteTopicsRequest(writer: Writer, value: DeleteTopicsRequestInpu
 }
 
 function readDeleteTopicsRequest(reader: Reader, version: number): DeleteTopicsRequest {
-  const $topics: DeleteTopicsRequestDeleteTopicState[] = version >= 6 ? readArray(reader, true, (r) => readDeleteTopicsRequestDeleteTopicState(r, version)) : [];
-  const $topicNames: string[] = version <= 5 ? readArray(reader, version >= 4, (r) => readString(r, version >= 4)) : [];
+  let $topics: DeleteTopicsRequestDeleteTopicState[] = [];
+  if (version >= 6) {
+    {
+      const n = reader.readArrayLength(true, false);
+      {
+        const items: DeleteTopicsRequestDeleteTopicState[] = [];
+        for (let i = 0; i < n; i++) items.push(readDeleteTopicsRequestDeleteTopicState(reader, version));
+        $topics = items;
+      }
+    }
+  }
+  let $topicNames: string[] = [];
+  if (version <= 5) {
+    {
+      const n = reader.readArrayLength(version >= 4, false);
+      {
+        const items: string[] = [];
+        for (let i = 0; i < n; i++) items.push(readString(reader, version >= 4));
+        $topicNames = items;
+      }
+    }
+  }
   const $timeoutMs: number = reader.readInt32();
   let unknownTaggedFields: TaggedField[] | undefined;
   if (version >= 4) {
@@ -194,7 +224,13 @@ function writeDeleteTopicsResponse(writer: Writer, value: DeleteTopicsResponseIn
     writer.writeInt32($throttleTimeMs);
   }
   const $responses = value.responses;
-  writeArray(writer, $responses, version >= 4, (w, e) => writeDeleteTopicsResponseDeletableTopicResult(w, e, version));
+  {
+    const items = $responses;
+    {
+      writer.writeArrayLength(items.length, version >= 4);
+      for (const item of items) writeDeleteTopicsResponseDeletableTopicResult(writer, item, version);
+    }
+  }
   if (version >= 4) {
     writeTaggedFields(writer, undefined, value._unknownTaggedFields);
   }
@@ -202,7 +238,15 @@ function writeDeleteTopicsResponse(writer: Writer, value: DeleteTopicsResponseIn
 
 function readDeleteTopicsResponse(reader: Reader, version: number): DeleteTopicsResponse {
   const $throttleTimeMs: number = version >= 1 ? reader.readInt32() : 0;
-  const $responses: DeleteTopicsResponseDeletableTopicResult[] = readArray(reader, version >= 4, (r) => readDeleteTopicsResponseDeletableTopicResult(r, version));
+  let $responses: DeleteTopicsResponseDeletableTopicResult[];
+  {
+    const n = reader.readArrayLength(version >= 4, false);
+    {
+      const items: DeleteTopicsResponseDeletableTopicResult[] = [];
+      for (let i = 0; i < n; i++) items.push(readDeleteTopicsResponseDeletableTopicResult(reader, version));
+      $responses = items;
+    }
+  }
   let unknownTaggedFields: TaggedField[] | undefined;
   if (version >= 4) {
     unknownTaggedFields = readUnknownTaggedFields(reader);

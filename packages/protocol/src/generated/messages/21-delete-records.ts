@@ -5,10 +5,8 @@
 
 import {
   checkVersion,
-  readArray,
   readString,
   readUnknownTaggedFields,
-  writeArray,
   writeString,
   writeTaggedFields,
   type MessageCodec,
@@ -79,7 +77,13 @@ export interface DeleteRecordsRequestDeleteRecordsPartitionInput {
 
 function writeDeleteRecordsRequest(writer: Writer, value: DeleteRecordsRequestInput, version: number): void {
   const $topics = value.topics;
-  writeArray(writer, $topics, version >= 2, (w, e) => writeDeleteRecordsRequestDeleteRecordsTopic(w, e, version));
+  {
+    const items = $topics;
+    {
+      writer.writeArrayLength(items.length, version >= 2);
+      for (const item of items) writeDeleteRecordsRequestDeleteRecordsTopic(writer, item, version);
+    }
+  }
   const $timeoutMs = value.timeoutMs;
   writer.writeInt32($timeoutMs);
   if (version >= 2) {
@@ -88,7 +92,15 @@ function writeDeleteRecordsRequest(writer: Writer, value: DeleteRecordsRequestIn
 }
 
 function readDeleteRecordsRequest(reader: Reader, version: number): DeleteRecordsRequest {
-  const $topics: DeleteRecordsRequestDeleteRecordsTopic[] = readArray(reader, version >= 2, (r) => readDeleteRecordsRequestDeleteRecordsTopic(r, version));
+  let $topics: DeleteRecordsRequestDeleteRecordsTopic[];
+  {
+    const n = reader.readArrayLength(version >= 2, false);
+    {
+      const items: DeleteRecordsRequestDeleteRecordsTopic[] = [];
+      for (let i = 0; i < n; i++) items.push(readDeleteRecordsRequestDeleteRecordsTopic(reader, version));
+      $topics = items;
+    }
+  }
   const $timeoutMs: number = reader.readInt32();
   let unknownTaggedFields: TaggedField[] | undefined;
   if (version >= 2) {
@@ -103,7 +115,13 @@ function writeDeleteRecordsRequestDeleteRecordsTopic(writer: Writer, value: Dele
   const $name = value.name;
   writeString(writer, $name, version >= 2);
   const $partitions = value.partitions;
-  writeArray(writer, $partitions, version >= 2, (w, e) => writeDeleteRecordsRequestDeleteRecordsPartition(w, e, version));
+  {
+    const items = $partitions;
+    {
+      writer.writeArrayLength(items.length, version >= 2);
+      for (const item of items) writeDeleteRecordsRequestDeleteRecordsPartition(writer, item, version);
+    }
+  }
   if (version >= 2) {
     writeTaggedFields(writer, undefined, value._unknownTaggedFields);
   }
@@ -111,7 +129,15 @@ function writeDeleteRecordsRequestDeleteRecordsTopic(writer: Writer, value: Dele
 
 function readDeleteRecordsRequestDeleteRecordsTopic(reader: Reader, version: number): DeleteRecordsRequestDeleteRecordsTopic {
   const $name: string = readString(reader, version >= 2);
-  const $partitions: DeleteRecordsRequestDeleteRecordsPartition[] = readArray(reader, version >= 2, (r) => readDeleteRecordsRequestDeleteRecordsPartition(r, version));
+  let $partitions: DeleteRecordsRequestDeleteRecordsPartition[];
+  {
+    const n = reader.readArrayLength(version >= 2, false);
+    {
+      const items: DeleteRecordsRequestDeleteRecordsPartition[] = [];
+      for (let i = 0; i < n; i++) items.push(readDeleteRecordsRequestDeleteRecordsPartition(reader, version));
+      $partitions = items;
+    }
+  }
   let unknownTaggedFields: TaggedField[] | undefined;
   if (version >= 2) {
     unknownTaggedFields = readUnknownTaggedFields(reader);
@@ -233,7 +259,13 @@ function writeDeleteRecordsResponse(writer: Writer, value: DeleteRecordsResponse
   const $throttleTimeMs = value.throttleTimeMs;
   writer.writeInt32($throttleTimeMs);
   const $topics = value.topics;
-  writeArray(writer, $topics, version >= 2, (w, e) => writeDeleteRecordsResponseDeleteRecordsTopicResult(w, e, version));
+  {
+    const items = $topics;
+    {
+      writer.writeArrayLength(items.length, version >= 2);
+      for (const item of items) writeDeleteRecordsResponseDeleteRecordsTopicResult(writer, item, version);
+    }
+  }
   if (version >= 2) {
     writeTaggedFields(writer, undefined, value._unknownTaggedFields);
   }
@@ -241,7 +273,15 @@ function writeDeleteRecordsResponse(writer: Writer, value: DeleteRecordsResponse
 
 function readDeleteRecordsResponse(reader: Reader, version: number): DeleteRecordsResponse {
   const $throttleTimeMs: number = reader.readInt32();
-  const $topics: DeleteRecordsResponseDeleteRecordsTopicResult[] = readArray(reader, version >= 2, (r) => readDeleteRecordsResponseDeleteRecordsTopicResult(r, version));
+  let $topics: DeleteRecordsResponseDeleteRecordsTopicResult[];
+  {
+    const n = reader.readArrayLength(version >= 2, false);
+    {
+      const items: DeleteRecordsResponseDeleteRecordsTopicResult[] = [];
+      for (let i = 0; i < n; i++) items.push(readDeleteRecordsResponseDeleteRecordsTopicResult(reader, version));
+      $topics = items;
+    }
+  }
   let unknownTaggedFields: TaggedField[] | undefined;
   if (version >= 2) {
     unknownTaggedFields = readUnknownTaggedFields(reader);
@@ -255,7 +295,13 @@ function writeDeleteRecordsResponseDeleteRecordsTopicResult(writer: Writer, valu
   const $name = value.name;
   writeString(writer, $name, version >= 2);
   const $partitions = value.partitions;
-  writeArray(writer, $partitions, version >= 2, (w, e) => writeDeleteRecordsResponseDeleteRecordsPartitionResult(w, e, version));
+  {
+    const items = $partitions;
+    {
+      writer.writeArrayLength(items.length, version >= 2);
+      for (const item of items) writeDeleteRecordsResponseDeleteRecordsPartitionResult(writer, item, version);
+    }
+  }
   if (version >= 2) {
     writeTaggedFields(writer, undefined, value._unknownTaggedFields);
   }
@@ -263,7 +309,15 @@ function writeDeleteRecordsResponseDeleteRecordsTopicResult(writer: Writer, valu
 
 function readDeleteRecordsResponseDeleteRecordsTopicResult(reader: Reader, version: number): DeleteRecordsResponseDeleteRecordsTopicResult {
   const $name: string = readString(reader, version >= 2);
-  const $partitions: DeleteRecordsResponseDeleteRecordsPartitionResult[] = readArray(reader, version >= 2, (r) => readDeleteRecordsResponseDeleteRecordsPartitionResult(r, version));
+  let $partitions: DeleteRecordsResponseDeleteRecordsPartitionResult[];
+  {
+    const n = reader.readArrayLength(version >= 2, false);
+    {
+      const items: DeleteRecordsResponseDeleteRecordsPartitionResult[] = [];
+      for (let i = 0; i < n; i++) items.push(readDeleteRecordsResponseDeleteRecordsPartitionResult(reader, version));
+      $partitions = items;
+    }
+  }
   let unknownTaggedFields: TaggedField[] | undefined;
   if (version >= 2) {
     unknownTaggedFields = readUnknownTaggedFields(reader);

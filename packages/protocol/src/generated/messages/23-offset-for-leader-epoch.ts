@@ -5,10 +5,8 @@
 
 import {
   checkVersion,
-  readArray,
   readString,
   readUnknownTaggedFields,
-  writeArray,
   writeString,
   writeTaggedFields,
   type MessageCodec,
@@ -87,7 +85,13 @@ function writeOffsetForLeaderEpochRequest(writer: Writer, value: OffsetForLeader
     writer.writeInt32($replicaId);
   }
   const $topics = value.topics;
-  writeArray(writer, $topics, version >= 4, (w, e) => writeOffsetForLeaderEpochRequestOffsetForLeaderTopic(w, e, version));
+  {
+    const items = $topics;
+    {
+      writer.writeArrayLength(items.length, version >= 4);
+      for (const item of items) writeOffsetForLeaderEpochRequestOffsetForLeaderTopic(writer, item, version);
+    }
+  }
   if (version >= 4) {
     writeTaggedFields(writer, undefined, value._unknownTaggedFields);
   }
@@ -95,7 +99,15 @@ function writeOffsetForLeaderEpochRequest(writer: Writer, value: OffsetForLeader
 
 function readOffsetForLeaderEpochRequest(reader: Reader, version: number): OffsetForLeaderEpochRequest {
   const $replicaId: number = version >= 3 ? reader.readInt32() : -2;
-  const $topics: OffsetForLeaderEpochRequestOffsetForLeaderTopic[] = readArray(reader, version >= 4, (r) => readOffsetForLeaderEpochRequestOffsetForLeaderTopic(r, version));
+  let $topics: OffsetForLeaderEpochRequestOffsetForLeaderTopic[];
+  {
+    const n = reader.readArrayLength(version >= 4, false);
+    {
+      const items: OffsetForLeaderEpochRequestOffsetForLeaderTopic[] = [];
+      for (let i = 0; i < n; i++) items.push(readOffsetForLeaderEpochRequestOffsetForLeaderTopic(reader, version));
+      $topics = items;
+    }
+  }
   let unknownTaggedFields: TaggedField[] | undefined;
   if (version >= 4) {
     unknownTaggedFields = readUnknownTaggedFields(reader);
@@ -109,7 +121,13 @@ function writeOffsetForLeaderEpochRequestOffsetForLeaderTopic(writer: Writer, va
   const $topic = value.topic;
   writeString(writer, $topic, version >= 4);
   const $partitions = value.partitions;
-  writeArray(writer, $partitions, version >= 4, (w, e) => writeOffsetForLeaderEpochRequestOffsetForLeaderPartition(w, e, version));
+  {
+    const items = $partitions;
+    {
+      writer.writeArrayLength(items.length, version >= 4);
+      for (const item of items) writeOffsetForLeaderEpochRequestOffsetForLeaderPartition(writer, item, version);
+    }
+  }
   if (version >= 4) {
     writeTaggedFields(writer, undefined, value._unknownTaggedFields);
   }
@@ -117,7 +135,15 @@ function writeOffsetForLeaderEpochRequestOffsetForLeaderTopic(writer: Writer, va
 
 function readOffsetForLeaderEpochRequestOffsetForLeaderTopic(reader: Reader, version: number): OffsetForLeaderEpochRequestOffsetForLeaderTopic {
   const $topic: string = readString(reader, version >= 4);
-  const $partitions: OffsetForLeaderEpochRequestOffsetForLeaderPartition[] = readArray(reader, version >= 4, (r) => readOffsetForLeaderEpochRequestOffsetForLeaderPartition(r, version));
+  let $partitions: OffsetForLeaderEpochRequestOffsetForLeaderPartition[];
+  {
+    const n = reader.readArrayLength(version >= 4, false);
+    {
+      const items: OffsetForLeaderEpochRequestOffsetForLeaderPartition[] = [];
+      for (let i = 0; i < n; i++) items.push(readOffsetForLeaderEpochRequestOffsetForLeaderPartition(reader, version));
+      $partitions = items;
+    }
+  }
   let unknownTaggedFields: TaggedField[] | undefined;
   if (version >= 4) {
     unknownTaggedFields = readUnknownTaggedFields(reader);
@@ -250,7 +276,13 @@ function writeOffsetForLeaderEpochResponse(writer: Writer, value: OffsetForLeade
     writer.writeInt32($throttleTimeMs);
   }
   const $topics = value.topics;
-  writeArray(writer, $topics, version >= 4, (w, e) => writeOffsetForLeaderEpochResponseOffsetForLeaderTopicResult(w, e, version));
+  {
+    const items = $topics;
+    {
+      writer.writeArrayLength(items.length, version >= 4);
+      for (const item of items) writeOffsetForLeaderEpochResponseOffsetForLeaderTopicResult(writer, item, version);
+    }
+  }
   if (version >= 4) {
     writeTaggedFields(writer, undefined, value._unknownTaggedFields);
   }
@@ -258,7 +290,15 @@ function writeOffsetForLeaderEpochResponse(writer: Writer, value: OffsetForLeade
 
 function readOffsetForLeaderEpochResponse(reader: Reader, version: number): OffsetForLeaderEpochResponse {
   const $throttleTimeMs: number = version >= 2 ? reader.readInt32() : 0;
-  const $topics: OffsetForLeaderEpochResponseOffsetForLeaderTopicResult[] = readArray(reader, version >= 4, (r) => readOffsetForLeaderEpochResponseOffsetForLeaderTopicResult(r, version));
+  let $topics: OffsetForLeaderEpochResponseOffsetForLeaderTopicResult[];
+  {
+    const n = reader.readArrayLength(version >= 4, false);
+    {
+      const items: OffsetForLeaderEpochResponseOffsetForLeaderTopicResult[] = [];
+      for (let i = 0; i < n; i++) items.push(readOffsetForLeaderEpochResponseOffsetForLeaderTopicResult(reader, version));
+      $topics = items;
+    }
+  }
   let unknownTaggedFields: TaggedField[] | undefined;
   if (version >= 4) {
     unknownTaggedFields = readUnknownTaggedFields(reader);
@@ -272,7 +312,13 @@ function writeOffsetForLeaderEpochResponseOffsetForLeaderTopicResult(writer: Wri
   const $topic = value.topic;
   writeString(writer, $topic, version >= 4);
   const $partitions = value.partitions;
-  writeArray(writer, $partitions, version >= 4, (w, e) => writeOffsetForLeaderEpochResponseEpochEndOffset(w, e, version));
+  {
+    const items = $partitions;
+    {
+      writer.writeArrayLength(items.length, version >= 4);
+      for (const item of items) writeOffsetForLeaderEpochResponseEpochEndOffset(writer, item, version);
+    }
+  }
   if (version >= 4) {
     writeTaggedFields(writer, undefined, value._unknownTaggedFields);
   }
@@ -280,7 +326,15 @@ function writeOffsetForLeaderEpochResponseOffsetForLeaderTopicResult(writer: Wri
 
 function readOffsetForLeaderEpochResponseOffsetForLeaderTopicResult(reader: Reader, version: number): OffsetForLeaderEpochResponseOffsetForLeaderTopicResult {
   const $topic: string = readString(reader, version >= 4);
-  const $partitions: OffsetForLeaderEpochResponseEpochEndOffset[] = readArray(reader, version >= 4, (r) => readOffsetForLeaderEpochResponseEpochEndOffset(r, version));
+  let $partitions: OffsetForLeaderEpochResponseEpochEndOffset[];
+  {
+    const n = reader.readArrayLength(version >= 4, false);
+    {
+      const items: OffsetForLeaderEpochResponseEpochEndOffset[] = [];
+      for (let i = 0; i < n; i++) items.push(readOffsetForLeaderEpochResponseEpochEndOffset(reader, version));
+      $partitions = items;
+    }
+  }
   let unknownTaggedFields: TaggedField[] | undefined;
   if (version >= 4) {
     unknownTaggedFields = readUnknownTaggedFields(reader);

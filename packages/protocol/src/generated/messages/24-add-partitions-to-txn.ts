@@ -5,11 +5,9 @@
 
 import {
   checkVersion,
-  readArray,
   readString,
   readUnknownTaggedFields,
   unsupportedField,
-  writeArray,
   writeString,
   writeTaggedFields,
   type MessageCodec,
@@ -106,7 +104,13 @@ function writeAddPartitionsToTxnRequest(writer: Writer, value: AddPartitionsToTx
   const $transactions = (value.transactions ?? []);
   if (!(version >= 4) && !($transactions !== null && $transactions.length === 0)) unsupportedField('AddPartitionsToTxnRequest.transactions', version);
   if (version >= 4) {
-    writeArray(writer, $transactions, true, (w, e) => writeAddPartitionsToTxnRequestAddPartitionsToTxnTransaction(w, e, version));
+    {
+      const items = $transactions;
+      {
+        writer.writeArrayLength(items.length, true);
+        for (const item of items) writeAddPartitionsToTxnRequestAddPartitionsToTxnTransaction(writer, item, version);
+      }
+    }
   }
   const $v3AndBelowTransactionalId = (value.v3AndBelowTransactionalId ?? "");
   if (!(version <= 3) && !($v3AndBelowTransactionalId === "")) unsupportedField('AddPartitionsToTxnRequest.v3AndBelowTransactionalId', version);
@@ -126,7 +130,13 @@ function writeAddPartitionsToTxnRequest(writer: Writer, value: AddPartitionsToTx
   const $v3AndBelowTopics = (value.v3AndBelowTopics ?? []);
   if (!(version <= 3) && !($v3AndBelowTopics !== null && $v3AndBelowTopics.length === 0)) unsupportedField('AddPartitionsToTxnRequest.v3AndBelowTopics', version);
   if (version <= 3) {
-    writeArray(writer, $v3AndBelowTopics, version >= 3, (w, e) => writeAddPartitionsToTxnRequestAddPartitionsToTxnTopic(w, e, version));
+    {
+      const items = $v3AndBelowTopics;
+      {
+        writer.writeArrayLength(items.length, version >= 3);
+        for (const item of items) writeAddPartitionsToTxnRequestAddPartitionsToTxnTopic(writer, item, version);
+      }
+    }
   }
   if (version >= 3) {
     writeTaggedFields(writer, undefined, value._unknownTaggedFields);
@@ -134,11 +144,31 @@ function writeAddPartitionsToTxnRequest(writer: Writer, value: AddPartitionsToTx
 }
 
 function readAddPartitionsToTxnRequest(reader: Reader, version: number): AddPartitionsToTxnRequest {
-  const $transactions: AddPartitionsToTxnRequestAddPartitionsToTxnTransaction[] = version >= 4 ? readArray(reader, true, (r) => readAddPartitionsToTxnRequestAddPartitionsToTxnTransaction(r, version)) : [];
+  let $transactions: AddPartitionsToTxnRequestAddPartitionsToTxnTransaction[] = [];
+  if (version >= 4) {
+    {
+      const n = reader.readArrayLength(true, false);
+      {
+        const items: AddPartitionsToTxnRequestAddPartitionsToTxnTransaction[] = [];
+        for (let i = 0; i < n; i++) items.push(readAddPartitionsToTxnRequestAddPartitionsToTxnTransaction(reader, version));
+        $transactions = items;
+      }
+    }
+  }
   const $v3AndBelowTransactionalId: string = version <= 3 ? readString(reader, version >= 3) : "";
   const $v3AndBelowProducerId: bigint = version <= 3 ? reader.readInt64() : 0n;
   const $v3AndBelowProducerEpoch: number = version <= 3 ? reader.readInt16() : 0;
-  const $v3AndBelowTopics: AddPartitionsToTxnRequestAddPartitionsToTxnTopic[] = version <= 3 ? readArray(reader, version >= 3, (r) => readAddPartitionsToTxnRequestAddPartitionsToTxnTopic(r, version)) : [];
+  let $v3AndBelowTopics: AddPartitionsToTxnRequestAddPartitionsToTxnTopic[] = [];
+  if (version <= 3) {
+    {
+      const n = reader.readArrayLength(version >= 3, false);
+      {
+        const items: AddPartitionsToTxnRequestAddPartitionsToTxnTopic[] = [];
+        for (let i = 0; i < n; i++) items.push(readAddPartitionsToTxnRequestAddPartitionsToTxnTopic(reader, version));
+        $v3AndBelowTopics = items;
+      }
+    }
+  }
   let unknownTaggedFields: TaggedField[] | undefined;
   if (version >= 3) {
     unknownTaggedFields = readUnknownTaggedFields(reader);
@@ -158,7 +188,13 @@ function writeAddPartitionsToTxnRequestAddPartitionsToTxnTransaction(writer: Wri
   const $verifyOnly = (value.verifyOnly ?? false);
   writer.writeBool($verifyOnly);
   const $topics = value.topics;
-  writeArray(writer, $topics, true, (w, e) => writeAddPartitionsToTxnRequestAddPartitionsToTxnTopic(w, e, version));
+  {
+    const items = $topics;
+    {
+      writer.writeArrayLength(items.length, true);
+      for (const item of items) writeAddPartitionsToTxnRequestAddPartitionsToTxnTopic(writer, item, version);
+    }
+  }
   {
     writeTaggedFields(writer, undefined, value._unknownTaggedFields);
   }
@@ -169,7 +205,15 @@ function readAddPartitionsToTxnRequestAddPartitionsToTxnTransaction(reader: Read
   const $producerId: bigint = reader.readInt64();
   const $producerEpoch: number = reader.readInt16();
   const $verifyOnly: boolean = reader.readBool();
-  const $topics: AddPartitionsToTxnRequestAddPartitionsToTxnTopic[] = readArray(reader, true, (r) => readAddPartitionsToTxnRequestAddPartitionsToTxnTopic(r, version));
+  let $topics: AddPartitionsToTxnRequestAddPartitionsToTxnTopic[];
+  {
+    const n = reader.readArrayLength(true, false);
+    {
+      const items: AddPartitionsToTxnRequestAddPartitionsToTxnTopic[] = [];
+      for (let i = 0; i < n; i++) items.push(readAddPartitionsToTxnRequestAddPartitionsToTxnTopic(reader, version));
+      $topics = items;
+    }
+  }
   let unknownTaggedFields: TaggedField[] | undefined;
   {
     unknownTaggedFields = readUnknownTaggedFields(reader);
@@ -183,7 +227,13 @@ function writeAddPartitionsToTxnRequestAddPartitionsToTxnTopic(writer: Writer, v
   const $name = value.name;
   writeString(writer, $name, version >= 3);
   const $partitions = value.partitions;
-  writeArray(writer, $partitions, version >= 3, (w, e) => { w.writeInt32(e); });
+  {
+    const items = $partitions;
+    {
+      writer.writeArrayLength(items.length, version >= 3);
+      for (const item of items) writer.writeInt32(item);
+    }
+  }
   if (version >= 3) {
     writeTaggedFields(writer, undefined, value._unknownTaggedFields);
   }
@@ -191,7 +241,15 @@ function writeAddPartitionsToTxnRequestAddPartitionsToTxnTopic(writer: Writer, v
 
 function readAddPartitionsToTxnRequestAddPartitionsToTxnTopic(reader: Reader, version: number): AddPartitionsToTxnRequestAddPartitionsToTxnTopic {
   const $name: string = readString(reader, version >= 3);
-  const $partitions: number[] = readArray(reader, version >= 3, (r) => r.readInt32());
+  let $partitions: number[];
+  {
+    const n = reader.readArrayLength(version >= 3, false);
+    {
+      const items: number[] = [];
+      for (let i = 0; i < n; i++) items.push(reader.readInt32());
+      $partitions = items;
+    }
+  }
   let unknownTaggedFields: TaggedField[] | undefined;
   if (version >= 3) {
     unknownTaggedFields = readUnknownTaggedFields(reader);
@@ -321,12 +379,24 @@ function writeAddPartitionsToTxnResponse(writer: Writer, value: AddPartitionsToT
   const $resultsByTransaction = (value.resultsByTransaction ?? []);
   if (!(version >= 4) && !($resultsByTransaction !== null && $resultsByTransaction.length === 0)) unsupportedField('AddPartitionsToTxnResponse.resultsByTransaction', version);
   if (version >= 4) {
-    writeArray(writer, $resultsByTransaction, true, (w, e) => writeAddPartitionsToTxnResponseAddPartitionsToTxnResult(w, e, version));
+    {
+      const items = $resultsByTransaction;
+      {
+        writer.writeArrayLength(items.length, true);
+        for (const item of items) writeAddPartitionsToTxnResponseAddPartitionsToTxnResult(writer, item, version);
+      }
+    }
   }
   const $resultsByTopicV3AndBelow = (value.resultsByTopicV3AndBelow ?? []);
   if (!(version <= 3) && !($resultsByTopicV3AndBelow !== null && $resultsByTopicV3AndBelow.length === 0)) unsupportedField('AddPartitionsToTxnResponse.resultsByTopicV3AndBelow', version);
   if (version <= 3) {
-    writeArray(writer, $resultsByTopicV3AndBelow, version >= 3, (w, e) => writeAddPartitionsToTxnResponseAddPartitionsToTxnTopicResult(w, e, version));
+    {
+      const items = $resultsByTopicV3AndBelow;
+      {
+        writer.writeArrayLength(items.length, version >= 3);
+        for (const item of items) writeAddPartitionsToTxnResponseAddPartitionsToTxnTopicResult(writer, item, version);
+      }
+    }
   }
   if (version >= 3) {
     writeTaggedFields(writer, undefined, value._unknownTaggedFields);
@@ -336,8 +406,28 @@ function writeAddPartitionsToTxnResponse(writer: Writer, value: AddPartitionsToT
 function readAddPartitionsToTxnResponse(reader: Reader, version: number): AddPartitionsToTxnResponse {
   const $throttleTimeMs: number = reader.readInt32();
   const $errorCode: number = version >= 4 ? reader.readInt16() : 0;
-  const $resultsByTransaction: AddPartitionsToTxnResponseAddPartitionsToTxnResult[] = version >= 4 ? readArray(reader, true, (r) => readAddPartitionsToTxnResponseAddPartitionsToTxnResult(r, version)) : [];
-  const $resultsByTopicV3AndBelow: AddPartitionsToTxnResponseAddPartitionsToTxnTopicResult[] = version <= 3 ? readArray(reader, version >= 3, (r) => readAddPartitionsToTxnResponseAddPartitionsToTxnTopicResult(r, version)) : [];
+  let $resultsByTransaction: AddPartitionsToTxnResponseAddPartitionsToTxnResult[] = [];
+  if (version >= 4) {
+    {
+      const n = reader.readArrayLength(true, false);
+      {
+        const items: AddPartitionsToTxnResponseAddPartitionsToTxnResult[] = [];
+        for (let i = 0; i < n; i++) items.push(readAddPartitionsToTxnResponseAddPartitionsToTxnResult(reader, version));
+        $resultsByTransaction = items;
+      }
+    }
+  }
+  let $resultsByTopicV3AndBelow: AddPartitionsToTxnResponseAddPartitionsToTxnTopicResult[] = [];
+  if (version <= 3) {
+    {
+      const n = reader.readArrayLength(version >= 3, false);
+      {
+        const items: AddPartitionsToTxnResponseAddPartitionsToTxnTopicResult[] = [];
+        for (let i = 0; i < n; i++) items.push(readAddPartitionsToTxnResponseAddPartitionsToTxnTopicResult(reader, version));
+        $resultsByTopicV3AndBelow = items;
+      }
+    }
+  }
   let unknownTaggedFields: TaggedField[] | undefined;
   if (version >= 3) {
     unknownTaggedFields = readUnknownTaggedFields(reader);
@@ -351,7 +441,13 @@ function writeAddPartitionsToTxnResponseAddPartitionsToTxnResult(writer: Writer,
   const $transactionalId = value.transactionalId;
   writeString(writer, $transactionalId, true);
   const $topicResults = value.topicResults;
-  writeArray(writer, $topicResults, true, (w, e) => writeAddPartitionsToTxnResponseAddPartitionsToTxnTopicResult(w, e, version));
+  {
+    const items = $topicResults;
+    {
+      writer.writeArrayLength(items.length, true);
+      for (const item of items) writeAddPartitionsToTxnResponseAddPartitionsToTxnTopicResult(writer, item, version);
+    }
+  }
   {
     writeTaggedFields(writer, undefined, value._unknownTaggedFields);
   }
@@ -359,7 +455,15 @@ function writeAddPartitionsToTxnResponseAddPartitionsToTxnResult(writer: Writer,
 
 function readAddPartitionsToTxnResponseAddPartitionsToTxnResult(reader: Reader, version: number): AddPartitionsToTxnResponseAddPartitionsToTxnResult {
   const $transactionalId: string = readString(reader, true);
-  const $topicResults: AddPartitionsToTxnResponseAddPartitionsToTxnTopicResult[] = readArray(reader, true, (r) => readAddPartitionsToTxnResponseAddPartitionsToTxnTopicResult(r, version));
+  let $topicResults: AddPartitionsToTxnResponseAddPartitionsToTxnTopicResult[];
+  {
+    const n = reader.readArrayLength(true, false);
+    {
+      const items: AddPartitionsToTxnResponseAddPartitionsToTxnTopicResult[] = [];
+      for (let i = 0; i < n; i++) items.push(readAddPartitionsToTxnResponseAddPartitionsToTxnTopicResult(reader, version));
+      $topicResults = items;
+    }
+  }
   let unknownTaggedFields: TaggedField[] | undefined;
   {
     unknownTaggedFields = readUnknownTaggedFields(reader);
@@ -373,7 +477,13 @@ function writeAddPartitionsToTxnResponseAddPartitionsToTxnTopicResult(writer: Wr
   const $name = value.name;
   writeString(writer, $name, version >= 3);
   const $resultsByPartition = value.resultsByPartition;
-  writeArray(writer, $resultsByPartition, version >= 3, (w, e) => writeAddPartitionsToTxnResponseAddPartitionsToTxnPartitionResult(w, e, version));
+  {
+    const items = $resultsByPartition;
+    {
+      writer.writeArrayLength(items.length, version >= 3);
+      for (const item of items) writeAddPartitionsToTxnResponseAddPartitionsToTxnPartitionResult(writer, item, version);
+    }
+  }
   if (version >= 3) {
     writeTaggedFields(writer, undefined, value._unknownTaggedFields);
   }
@@ -381,7 +491,15 @@ function writeAddPartitionsToTxnResponseAddPartitionsToTxnTopicResult(writer: Wr
 
 function readAddPartitionsToTxnResponseAddPartitionsToTxnTopicResult(reader: Reader, version: number): AddPartitionsToTxnResponseAddPartitionsToTxnTopicResult {
   const $name: string = readString(reader, version >= 3);
-  const $resultsByPartition: AddPartitionsToTxnResponseAddPartitionsToTxnPartitionResult[] = readArray(reader, version >= 3, (r) => readAddPartitionsToTxnResponseAddPartitionsToTxnPartitionResult(r, version));
+  let $resultsByPartition: AddPartitionsToTxnResponseAddPartitionsToTxnPartitionResult[];
+  {
+    const n = reader.readArrayLength(version >= 3, false);
+    {
+      const items: AddPartitionsToTxnResponseAddPartitionsToTxnPartitionResult[] = [];
+      for (let i = 0; i < n; i++) items.push(readAddPartitionsToTxnResponseAddPartitionsToTxnPartitionResult(reader, version));
+      $resultsByPartition = items;
+    }
+  }
   let unknownTaggedFields: TaggedField[] | undefined;
   if (version >= 3) {
     unknownTaggedFields = readUnknownTaggedFields(reader);

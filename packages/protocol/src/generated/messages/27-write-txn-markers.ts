@@ -5,10 +5,8 @@
 
 import {
   checkVersion,
-  readArray,
   readString,
   readUnknownTaggedFields,
-  writeArray,
   writeString,
   writeTaggedFields,
   type MessageCodec,
@@ -87,14 +85,28 @@ export interface WriteTxnMarkersRequestWritableTxnMarkerTopicInput {
 
 function writeWriteTxnMarkersRequest(writer: Writer, value: WriteTxnMarkersRequestInput, version: number): void {
   const $markers = value.markers;
-  writeArray(writer, $markers, version >= 1, (w, e) => writeWriteTxnMarkersRequestWritableTxnMarker(w, e, version));
+  {
+    const items = $markers;
+    {
+      writer.writeArrayLength(items.length, version >= 1);
+      for (const item of items) writeWriteTxnMarkersRequestWritableTxnMarker(writer, item, version);
+    }
+  }
   if (version >= 1) {
     writeTaggedFields(writer, undefined, value._unknownTaggedFields);
   }
 }
 
 function readWriteTxnMarkersRequest(reader: Reader, version: number): WriteTxnMarkersRequest {
-  const $markers: WriteTxnMarkersRequestWritableTxnMarker[] = readArray(reader, version >= 1, (r) => readWriteTxnMarkersRequestWritableTxnMarker(r, version));
+  let $markers: WriteTxnMarkersRequestWritableTxnMarker[];
+  {
+    const n = reader.readArrayLength(version >= 1, false);
+    {
+      const items: WriteTxnMarkersRequestWritableTxnMarker[] = [];
+      for (let i = 0; i < n; i++) items.push(readWriteTxnMarkersRequestWritableTxnMarker(reader, version));
+      $markers = items;
+    }
+  }
   let unknownTaggedFields: TaggedField[] | undefined;
   if (version >= 1) {
     unknownTaggedFields = readUnknownTaggedFields(reader);
@@ -112,7 +124,13 @@ function writeWriteTxnMarkersRequestWritableTxnMarker(writer: Writer, value: Wri
   const $transactionResult = value.transactionResult;
   writer.writeBool($transactionResult);
   const $topics = value.topics;
-  writeArray(writer, $topics, version >= 1, (w, e) => writeWriteTxnMarkersRequestWritableTxnMarkerTopic(w, e, version));
+  {
+    const items = $topics;
+    {
+      writer.writeArrayLength(items.length, version >= 1);
+      for (const item of items) writeWriteTxnMarkersRequestWritableTxnMarkerTopic(writer, item, version);
+    }
+  }
   const $coordinatorEpoch = value.coordinatorEpoch;
   writer.writeInt32($coordinatorEpoch);
   if (version >= 1) {
@@ -124,7 +142,15 @@ function readWriteTxnMarkersRequestWritableTxnMarker(reader: Reader, version: nu
   const $producerId: bigint = reader.readInt64();
   const $producerEpoch: number = reader.readInt16();
   const $transactionResult: boolean = reader.readBool();
-  const $topics: WriteTxnMarkersRequestWritableTxnMarkerTopic[] = readArray(reader, version >= 1, (r) => readWriteTxnMarkersRequestWritableTxnMarkerTopic(r, version));
+  let $topics: WriteTxnMarkersRequestWritableTxnMarkerTopic[];
+  {
+    const n = reader.readArrayLength(version >= 1, false);
+    {
+      const items: WriteTxnMarkersRequestWritableTxnMarkerTopic[] = [];
+      for (let i = 0; i < n; i++) items.push(readWriteTxnMarkersRequestWritableTxnMarkerTopic(reader, version));
+      $topics = items;
+    }
+  }
   const $coordinatorEpoch: number = reader.readInt32();
   let unknownTaggedFields: TaggedField[] | undefined;
   if (version >= 1) {
@@ -139,7 +165,13 @@ function writeWriteTxnMarkersRequestWritableTxnMarkerTopic(writer: Writer, value
   const $name = value.name;
   writeString(writer, $name, version >= 1);
   const $partitionIndexes = value.partitionIndexes;
-  writeArray(writer, $partitionIndexes, version >= 1, (w, e) => { w.writeInt32(e); });
+  {
+    const items = $partitionIndexes;
+    {
+      writer.writeArrayLength(items.length, version >= 1);
+      for (const item of items) writer.writeInt32(item);
+    }
+  }
   if (version >= 1) {
     writeTaggedFields(writer, undefined, value._unknownTaggedFields);
   }
@@ -147,7 +179,15 @@ function writeWriteTxnMarkersRequestWritableTxnMarkerTopic(writer: Writer, value
 
 function readWriteTxnMarkersRequestWritableTxnMarkerTopic(reader: Reader, version: number): WriteTxnMarkersRequestWritableTxnMarkerTopic {
   const $name: string = readString(reader, version >= 1);
-  const $partitionIndexes: number[] = readArray(reader, version >= 1, (r) => r.readInt32());
+  let $partitionIndexes: number[];
+  {
+    const n = reader.readArrayLength(version >= 1, false);
+    {
+      const items: number[] = [];
+      for (let i = 0; i < n; i++) items.push(reader.readInt32());
+      $partitionIndexes = items;
+    }
+  }
   let unknownTaggedFields: TaggedField[] | undefined;
   if (version >= 1) {
     unknownTaggedFields = readUnknownTaggedFields(reader);
@@ -257,14 +297,28 @@ export interface WriteTxnMarkersResponseWritableTxnMarkerPartitionResultInput {
 
 function writeWriteTxnMarkersResponse(writer: Writer, value: WriteTxnMarkersResponseInput, version: number): void {
   const $markers = value.markers;
-  writeArray(writer, $markers, version >= 1, (w, e) => writeWriteTxnMarkersResponseWritableTxnMarkerResult(w, e, version));
+  {
+    const items = $markers;
+    {
+      writer.writeArrayLength(items.length, version >= 1);
+      for (const item of items) writeWriteTxnMarkersResponseWritableTxnMarkerResult(writer, item, version);
+    }
+  }
   if (version >= 1) {
     writeTaggedFields(writer, undefined, value._unknownTaggedFields);
   }
 }
 
 function readWriteTxnMarkersResponse(reader: Reader, version: number): WriteTxnMarkersResponse {
-  const $markers: WriteTxnMarkersResponseWritableTxnMarkerResult[] = readArray(reader, version >= 1, (r) => readWriteTxnMarkersResponseWritableTxnMarkerResult(r, version));
+  let $markers: WriteTxnMarkersResponseWritableTxnMarkerResult[];
+  {
+    const n = reader.readArrayLength(version >= 1, false);
+    {
+      const items: WriteTxnMarkersResponseWritableTxnMarkerResult[] = [];
+      for (let i = 0; i < n; i++) items.push(readWriteTxnMarkersResponseWritableTxnMarkerResult(reader, version));
+      $markers = items;
+    }
+  }
   let unknownTaggedFields: TaggedField[] | undefined;
   if (version >= 1) {
     unknownTaggedFields = readUnknownTaggedFields(reader);
@@ -278,7 +332,13 @@ function writeWriteTxnMarkersResponseWritableTxnMarkerResult(writer: Writer, val
   const $producerId = value.producerId;
   writer.writeInt64($producerId);
   const $topics = value.topics;
-  writeArray(writer, $topics, version >= 1, (w, e) => writeWriteTxnMarkersResponseWritableTxnMarkerTopicResult(w, e, version));
+  {
+    const items = $topics;
+    {
+      writer.writeArrayLength(items.length, version >= 1);
+      for (const item of items) writeWriteTxnMarkersResponseWritableTxnMarkerTopicResult(writer, item, version);
+    }
+  }
   if (version >= 1) {
     writeTaggedFields(writer, undefined, value._unknownTaggedFields);
   }
@@ -286,7 +346,15 @@ function writeWriteTxnMarkersResponseWritableTxnMarkerResult(writer: Writer, val
 
 function readWriteTxnMarkersResponseWritableTxnMarkerResult(reader: Reader, version: number): WriteTxnMarkersResponseWritableTxnMarkerResult {
   const $producerId: bigint = reader.readInt64();
-  const $topics: WriteTxnMarkersResponseWritableTxnMarkerTopicResult[] = readArray(reader, version >= 1, (r) => readWriteTxnMarkersResponseWritableTxnMarkerTopicResult(r, version));
+  let $topics: WriteTxnMarkersResponseWritableTxnMarkerTopicResult[];
+  {
+    const n = reader.readArrayLength(version >= 1, false);
+    {
+      const items: WriteTxnMarkersResponseWritableTxnMarkerTopicResult[] = [];
+      for (let i = 0; i < n; i++) items.push(readWriteTxnMarkersResponseWritableTxnMarkerTopicResult(reader, version));
+      $topics = items;
+    }
+  }
   let unknownTaggedFields: TaggedField[] | undefined;
   if (version >= 1) {
     unknownTaggedFields = readUnknownTaggedFields(reader);
@@ -300,7 +368,13 @@ function writeWriteTxnMarkersResponseWritableTxnMarkerTopicResult(writer: Writer
   const $name = value.name;
   writeString(writer, $name, version >= 1);
   const $partitions = value.partitions;
-  writeArray(writer, $partitions, version >= 1, (w, e) => writeWriteTxnMarkersResponseWritableTxnMarkerPartitionResult(w, e, version));
+  {
+    const items = $partitions;
+    {
+      writer.writeArrayLength(items.length, version >= 1);
+      for (const item of items) writeWriteTxnMarkersResponseWritableTxnMarkerPartitionResult(writer, item, version);
+    }
+  }
   if (version >= 1) {
     writeTaggedFields(writer, undefined, value._unknownTaggedFields);
   }
@@ -308,7 +382,15 @@ function writeWriteTxnMarkersResponseWritableTxnMarkerTopicResult(writer: Writer
 
 function readWriteTxnMarkersResponseWritableTxnMarkerTopicResult(reader: Reader, version: number): WriteTxnMarkersResponseWritableTxnMarkerTopicResult {
   const $name: string = readString(reader, version >= 1);
-  const $partitions: WriteTxnMarkersResponseWritableTxnMarkerPartitionResult[] = readArray(reader, version >= 1, (r) => readWriteTxnMarkersResponseWritableTxnMarkerPartitionResult(r, version));
+  let $partitions: WriteTxnMarkersResponseWritableTxnMarkerPartitionResult[];
+  {
+    const n = reader.readArrayLength(version >= 1, false);
+    {
+      const items: WriteTxnMarkersResponseWritableTxnMarkerPartitionResult[] = [];
+      for (let i = 0; i < n; i++) items.push(readWriteTxnMarkersResponseWritableTxnMarkerPartitionResult(reader, version));
+      $partitions = items;
+    }
+  }
   let unknownTaggedFields: TaggedField[] | undefined;
   if (version >= 1) {
     unknownTaggedFields = readUnknownTaggedFields(reader);

@@ -5,12 +5,10 @@
 
 import {
   checkVersion,
-  readArray,
   readNullableString,
   readString,
   readUnknownTaggedFields,
   unsupportedField,
-  writeArray,
   writeNullableString,
   writeString,
   writeTaggedFields,
@@ -37,7 +35,7 @@ export interface TxnOffsetCommitRequest {
   /** The unique identifier of the consumer instance provided by end user. (versions 3+; nullable 3+; default null) */
   groupInstanceId: string | null;
   /** Each topic that we want to commit offsets for. (versions 0+) */
-  topics: TxnOffsetCommitRequestTxnOffsetCommitRequestTopic[];
+  topics: TxnOffsetCommitRequestTopic[];
   /** Tagged fields this code does not know, kept for a faithful re-encode. */
   _unknownTaggedFields?: TaggedField[];
 }
@@ -59,33 +57,33 @@ export interface TxnOffsetCommitRequestInput {
   /** The unique identifier of the consumer instance provided by end user. (versions 3+; nullable 3+; default null) */
   groupInstanceId?: string | null;
   /** Each topic that we want to commit offsets for. (versions 0+) */
-  topics: readonly TxnOffsetCommitRequestTxnOffsetCommitRequestTopicInput[];
+  topics: readonly TxnOffsetCommitRequestTopicInput[];
   /** Tagged fields this code does not know, kept for a faithful re-encode. */
   _unknownTaggedFields?: TaggedField[];
 }
 
 /** TxnOffsetCommitRequestTopic of TxnOffsetCommitRequest. */
-export interface TxnOffsetCommitRequestTxnOffsetCommitRequestTopic {
+export interface TxnOffsetCommitRequestTopic {
   /** The topic name. (versions 0+) */
   name: string;
   /** The partitions inside the topic that we want to commit offsets for. (versions 0+) */
-  partitions: TxnOffsetCommitRequestTxnOffsetCommitRequestPartition[];
+  partitions: TxnOffsetCommitRequestPartition[];
   /** Tagged fields this code does not know, kept for a faithful re-encode. */
   _unknownTaggedFields?: TaggedField[];
 }
 
 /** TxnOffsetCommitRequestTopic of TxnOffsetCommitRequest (to encode). */
-export interface TxnOffsetCommitRequestTxnOffsetCommitRequestTopicInput {
+export interface TxnOffsetCommitRequestTopicInput {
   /** The topic name. (versions 0+) */
   name: string;
   /** The partitions inside the topic that we want to commit offsets for. (versions 0+) */
-  partitions: readonly TxnOffsetCommitRequestTxnOffsetCommitRequestPartitionInput[];
+  partitions: readonly TxnOffsetCommitRequestPartitionInput[];
   /** Tagged fields this code does not know, kept for a faithful re-encode. */
   _unknownTaggedFields?: TaggedField[];
 }
 
 /** TxnOffsetCommitRequestPartition of TxnOffsetCommitRequest. */
-export interface TxnOffsetCommitRequestTxnOffsetCommitRequestPartition {
+export interface TxnOffsetCommitRequestPartition {
   /** The index of the partition within the topic. (versions 0+) */
   partitionIndex: number;
   /** The message offset to be committed. (versions 0+) */
@@ -99,7 +97,7 @@ export interface TxnOffsetCommitRequestTxnOffsetCommitRequestPartition {
 }
 
 /** TxnOffsetCommitRequestPartition of TxnOffsetCommitRequest (to encode). */
-export interface TxnOffsetCommitRequestTxnOffsetCommitRequestPartitionInput {
+export interface TxnOffsetCommitRequestPartitionInput {
   /** The index of the partition within the topic. (versions 0+) */
   partitionIndex: number;
   /** The message offset to be committed. (versions 0+) */
@@ -137,7 +135,13 @@ function writeTxnOffsetCommitRequest(writer: Writer, value: TxnOffsetCommitReque
     writeNullableString(writer, $groupInstanceId, true);
   }
   const $topics = value.topics;
-  writeArray(writer, $topics, version >= 3, (w, e) => writeTxnOffsetCommitRequestTxnOffsetCommitRequestTopic(w, e, version));
+  {
+    const items = $topics;
+    {
+      writer.writeArrayLength(items.length, version >= 3);
+      for (const item of items) writeTxnOffsetCommitRequestTopic(writer, item, version);
+    }
+  }
   if (version >= 3) {
     writeTaggedFields(writer, undefined, value._unknownTaggedFields);
   }
@@ -151,7 +155,15 @@ function readTxnOffsetCommitRequest(reader: Reader, version: number): TxnOffsetC
   const $generationId: number = version >= 3 ? reader.readInt32() : -1;
   const $memberId: string = version >= 3 ? readString(reader, true) : "";
   const $groupInstanceId: string | null = version >= 3 ? readNullableString(reader, true) : null;
-  const $topics: TxnOffsetCommitRequestTxnOffsetCommitRequestTopic[] = readArray(reader, version >= 3, (r) => readTxnOffsetCommitRequestTxnOffsetCommitRequestTopic(r, version));
+  let $topics: TxnOffsetCommitRequestTopic[];
+  {
+    const n = reader.readArrayLength(version >= 3, false);
+    {
+      const items: TxnOffsetCommitRequestTopic[] = [];
+      for (let i = 0; i < n; i++) items.push(readTxnOffsetCommitRequestTopic(reader, version));
+      $topics = items;
+    }
+  }
   let unknownTaggedFields: TaggedField[] | undefined;
   if (version >= 3) {
     unknownTaggedFields = readUnknownTaggedFields(reader);
@@ -161,29 +173,43 @@ function readTxnOffsetCommitRequest(reader: Reader, version: number): TxnOffsetC
   return result;
 }
 
-function writeTxnOffsetCommitRequestTxnOffsetCommitRequestTopic(writer: Writer, value: TxnOffsetCommitRequestTxnOffsetCommitRequestTopicInput, version: number): void {
+function writeTxnOffsetCommitRequestTopic(writer: Writer, value: TxnOffsetCommitRequestTopicInput, version: number): void {
   const $name = value.name;
   writeString(writer, $name, version >= 3);
   const $partitions = value.partitions;
-  writeArray(writer, $partitions, version >= 3, (w, e) => writeTxnOffsetCommitRequestTxnOffsetCommitRequestPartition(w, e, version));
+  {
+    const items = $partitions;
+    {
+      writer.writeArrayLength(items.length, version >= 3);
+      for (const item of items) writeTxnOffsetCommitRequestPartition(writer, item, version);
+    }
+  }
   if (version >= 3) {
     writeTaggedFields(writer, undefined, value._unknownTaggedFields);
   }
 }
 
-function readTxnOffsetCommitRequestTxnOffsetCommitRequestTopic(reader: Reader, version: number): TxnOffsetCommitRequestTxnOffsetCommitRequestTopic {
+function readTxnOffsetCommitRequestTopic(reader: Reader, version: number): TxnOffsetCommitRequestTopic {
   const $name: string = readString(reader, version >= 3);
-  const $partitions: TxnOffsetCommitRequestTxnOffsetCommitRequestPartition[] = readArray(reader, version >= 3, (r) => readTxnOffsetCommitRequestTxnOffsetCommitRequestPartition(r, version));
+  let $partitions: TxnOffsetCommitRequestPartition[];
+  {
+    const n = reader.readArrayLength(version >= 3, false);
+    {
+      const items: TxnOffsetCommitRequestPartition[] = [];
+      for (let i = 0; i < n; i++) items.push(readTxnOffsetCommitRequestPartition(reader, version));
+      $partitions = items;
+    }
+  }
   let unknownTaggedFields: TaggedField[] | undefined;
   if (version >= 3) {
     unknownTaggedFields = readUnknownTaggedFields(reader);
   }
-  const result: TxnOffsetCommitRequestTxnOffsetCommitRequestTopic = { name: $name, partitions: $partitions };
+  const result: TxnOffsetCommitRequestTopic = { name: $name, partitions: $partitions };
   if (unknownTaggedFields !== undefined) result._unknownTaggedFields = unknownTaggedFields;
   return result;
 }
 
-function writeTxnOffsetCommitRequestTxnOffsetCommitRequestPartition(writer: Writer, value: TxnOffsetCommitRequestTxnOffsetCommitRequestPartitionInput, version: number): void {
+function writeTxnOffsetCommitRequestPartition(writer: Writer, value: TxnOffsetCommitRequestPartitionInput, version: number): void {
   const $partitionIndex = value.partitionIndex;
   writer.writeInt32($partitionIndex);
   const $committedOffset = value.committedOffset;
@@ -199,7 +225,7 @@ function writeTxnOffsetCommitRequestTxnOffsetCommitRequestPartition(writer: Writ
   }
 }
 
-function readTxnOffsetCommitRequestTxnOffsetCommitRequestPartition(reader: Reader, version: number): TxnOffsetCommitRequestTxnOffsetCommitRequestPartition {
+function readTxnOffsetCommitRequestPartition(reader: Reader, version: number): TxnOffsetCommitRequestPartition {
   const $partitionIndex: number = reader.readInt32();
   const $committedOffset: bigint = reader.readInt64();
   const $committedLeaderEpoch: number = version >= 2 ? reader.readInt32() : -1;
@@ -208,7 +234,7 @@ function readTxnOffsetCommitRequestTxnOffsetCommitRequestPartition(reader: Reade
   if (version >= 3) {
     unknownTaggedFields = readUnknownTaggedFields(reader);
   }
-  const result: TxnOffsetCommitRequestTxnOffsetCommitRequestPartition = { partitionIndex: $partitionIndex, committedOffset: $committedOffset, committedLeaderEpoch: $committedLeaderEpoch, committedMetadata: $committedMetadata };
+  const result: TxnOffsetCommitRequestPartition = { partitionIndex: $partitionIndex, committedOffset: $committedOffset, committedLeaderEpoch: $committedLeaderEpoch, committedMetadata: $committedMetadata };
   if (unknownTaggedFields !== undefined) result._unknownTaggedFields = unknownTaggedFields;
   return result;
 }
@@ -240,7 +266,7 @@ export interface TxnOffsetCommitResponse {
   /** The duration in milliseconds for which the request was throttled due to a quota violation, or zero if the request did not violate any quota. (versions 0+) */
   throttleTimeMs: number;
   /** The responses for each topic. (versions 0+) */
-  topics: TxnOffsetCommitResponseTxnOffsetCommitResponseTopic[];
+  topics: TxnOffsetCommitResponseTopic[];
   /** Tagged fields this code does not know, kept for a faithful re-encode. */
   _unknownTaggedFields?: TaggedField[];
 }
@@ -250,33 +276,33 @@ export interface TxnOffsetCommitResponseInput {
   /** The duration in milliseconds for which the request was throttled due to a quota violation, or zero if the request did not violate any quota. (versions 0+) */
   throttleTimeMs: number;
   /** The responses for each topic. (versions 0+) */
-  topics: readonly TxnOffsetCommitResponseTxnOffsetCommitResponseTopicInput[];
+  topics: readonly TxnOffsetCommitResponseTopicInput[];
   /** Tagged fields this code does not know, kept for a faithful re-encode. */
   _unknownTaggedFields?: TaggedField[];
 }
 
 /** TxnOffsetCommitResponseTopic of TxnOffsetCommitResponse. */
-export interface TxnOffsetCommitResponseTxnOffsetCommitResponseTopic {
+export interface TxnOffsetCommitResponseTopic {
   /** The topic name. (versions 0+) */
   name: string;
   /** The responses for each partition in the topic. (versions 0+) */
-  partitions: TxnOffsetCommitResponseTxnOffsetCommitResponsePartition[];
+  partitions: TxnOffsetCommitResponsePartition[];
   /** Tagged fields this code does not know, kept for a faithful re-encode. */
   _unknownTaggedFields?: TaggedField[];
 }
 
 /** TxnOffsetCommitResponseTopic of TxnOffsetCommitResponse (to encode). */
-export interface TxnOffsetCommitResponseTxnOffsetCommitResponseTopicInput {
+export interface TxnOffsetCommitResponseTopicInput {
   /** The topic name. (versions 0+) */
   name: string;
   /** The responses for each partition in the topic. (versions 0+) */
-  partitions: readonly TxnOffsetCommitResponseTxnOffsetCommitResponsePartitionInput[];
+  partitions: readonly TxnOffsetCommitResponsePartitionInput[];
   /** Tagged fields this code does not know, kept for a faithful re-encode. */
   _unknownTaggedFields?: TaggedField[];
 }
 
 /** TxnOffsetCommitResponsePartition of TxnOffsetCommitResponse. */
-export interface TxnOffsetCommitResponseTxnOffsetCommitResponsePartition {
+export interface TxnOffsetCommitResponsePartition {
   /** The partition index. (versions 0+) */
   partitionIndex: number;
   /** The error code, or 0 if there was no error. (versions 0+) */
@@ -286,7 +312,7 @@ export interface TxnOffsetCommitResponseTxnOffsetCommitResponsePartition {
 }
 
 /** TxnOffsetCommitResponsePartition of TxnOffsetCommitResponse (to encode). */
-export interface TxnOffsetCommitResponseTxnOffsetCommitResponsePartitionInput {
+export interface TxnOffsetCommitResponsePartitionInput {
   /** The partition index. (versions 0+) */
   partitionIndex: number;
   /** The error code, or 0 if there was no error. (versions 0+) */
@@ -299,7 +325,13 @@ function writeTxnOffsetCommitResponse(writer: Writer, value: TxnOffsetCommitResp
   const $throttleTimeMs = value.throttleTimeMs;
   writer.writeInt32($throttleTimeMs);
   const $topics = value.topics;
-  writeArray(writer, $topics, version >= 3, (w, e) => writeTxnOffsetCommitResponseTxnOffsetCommitResponseTopic(w, e, version));
+  {
+    const items = $topics;
+    {
+      writer.writeArrayLength(items.length, version >= 3);
+      for (const item of items) writeTxnOffsetCommitResponseTopic(writer, item, version);
+    }
+  }
   if (version >= 3) {
     writeTaggedFields(writer, undefined, value._unknownTaggedFields);
   }
@@ -307,7 +339,15 @@ function writeTxnOffsetCommitResponse(writer: Writer, value: TxnOffsetCommitResp
 
 function readTxnOffsetCommitResponse(reader: Reader, version: number): TxnOffsetCommitResponse {
   const $throttleTimeMs: number = reader.readInt32();
-  const $topics: TxnOffsetCommitResponseTxnOffsetCommitResponseTopic[] = readArray(reader, version >= 3, (r) => readTxnOffsetCommitResponseTxnOffsetCommitResponseTopic(r, version));
+  let $topics: TxnOffsetCommitResponseTopic[];
+  {
+    const n = reader.readArrayLength(version >= 3, false);
+    {
+      const items: TxnOffsetCommitResponseTopic[] = [];
+      for (let i = 0; i < n; i++) items.push(readTxnOffsetCommitResponseTopic(reader, version));
+      $topics = items;
+    }
+  }
   let unknownTaggedFields: TaggedField[] | undefined;
   if (version >= 3) {
     unknownTaggedFields = readUnknownTaggedFields(reader);
@@ -317,29 +357,43 @@ function readTxnOffsetCommitResponse(reader: Reader, version: number): TxnOffset
   return result;
 }
 
-function writeTxnOffsetCommitResponseTxnOffsetCommitResponseTopic(writer: Writer, value: TxnOffsetCommitResponseTxnOffsetCommitResponseTopicInput, version: number): void {
+function writeTxnOffsetCommitResponseTopic(writer: Writer, value: TxnOffsetCommitResponseTopicInput, version: number): void {
   const $name = value.name;
   writeString(writer, $name, version >= 3);
   const $partitions = value.partitions;
-  writeArray(writer, $partitions, version >= 3, (w, e) => writeTxnOffsetCommitResponseTxnOffsetCommitResponsePartition(w, e, version));
+  {
+    const items = $partitions;
+    {
+      writer.writeArrayLength(items.length, version >= 3);
+      for (const item of items) writeTxnOffsetCommitResponsePartition(writer, item, version);
+    }
+  }
   if (version >= 3) {
     writeTaggedFields(writer, undefined, value._unknownTaggedFields);
   }
 }
 
-function readTxnOffsetCommitResponseTxnOffsetCommitResponseTopic(reader: Reader, version: number): TxnOffsetCommitResponseTxnOffsetCommitResponseTopic {
+function readTxnOffsetCommitResponseTopic(reader: Reader, version: number): TxnOffsetCommitResponseTopic {
   const $name: string = readString(reader, version >= 3);
-  const $partitions: TxnOffsetCommitResponseTxnOffsetCommitResponsePartition[] = readArray(reader, version >= 3, (r) => readTxnOffsetCommitResponseTxnOffsetCommitResponsePartition(r, version));
+  let $partitions: TxnOffsetCommitResponsePartition[];
+  {
+    const n = reader.readArrayLength(version >= 3, false);
+    {
+      const items: TxnOffsetCommitResponsePartition[] = [];
+      for (let i = 0; i < n; i++) items.push(readTxnOffsetCommitResponsePartition(reader, version));
+      $partitions = items;
+    }
+  }
   let unknownTaggedFields: TaggedField[] | undefined;
   if (version >= 3) {
     unknownTaggedFields = readUnknownTaggedFields(reader);
   }
-  const result: TxnOffsetCommitResponseTxnOffsetCommitResponseTopic = { name: $name, partitions: $partitions };
+  const result: TxnOffsetCommitResponseTopic = { name: $name, partitions: $partitions };
   if (unknownTaggedFields !== undefined) result._unknownTaggedFields = unknownTaggedFields;
   return result;
 }
 
-function writeTxnOffsetCommitResponseTxnOffsetCommitResponsePartition(writer: Writer, value: TxnOffsetCommitResponseTxnOffsetCommitResponsePartitionInput, version: number): void {
+function writeTxnOffsetCommitResponsePartition(writer: Writer, value: TxnOffsetCommitResponsePartitionInput, version: number): void {
   const $partitionIndex = value.partitionIndex;
   writer.writeInt32($partitionIndex);
   const $errorCode = value.errorCode;
@@ -349,14 +403,14 @@ function writeTxnOffsetCommitResponseTxnOffsetCommitResponsePartition(writer: Wr
   }
 }
 
-function readTxnOffsetCommitResponseTxnOffsetCommitResponsePartition(reader: Reader, version: number): TxnOffsetCommitResponseTxnOffsetCommitResponsePartition {
+function readTxnOffsetCommitResponsePartition(reader: Reader, version: number): TxnOffsetCommitResponsePartition {
   const $partitionIndex: number = reader.readInt32();
   const $errorCode: number = reader.readInt16();
   let unknownTaggedFields: TaggedField[] | undefined;
   if (version >= 3) {
     unknownTaggedFields = readUnknownTaggedFields(reader);
   }
-  const result: TxnOffsetCommitResponseTxnOffsetCommitResponsePartition = { partitionIndex: $partitionIndex, errorCode: $errorCode };
+  const result: TxnOffsetCommitResponsePartition = { partitionIndex: $partitionIndex, errorCode: $errorCode };
   if (unknownTaggedFields !== undefined) result._unknownTaggedFields = unknownTaggedFields;
   return result;
 }

@@ -5,12 +5,10 @@
 
 import {
   checkVersion,
-  readArray,
   readNullableString,
   readString,
   readUnknownTaggedFields,
   unsupportedField,
-  writeArray,
   writeNullableString,
   writeString,
   writeTaggedFields,
@@ -214,7 +212,13 @@ function writeDescribeAclsResponse(writer: Writer, value: DescribeAclsResponseIn
   const $errorMessage = value.errorMessage;
   writeNullableString(writer, $errorMessage, version >= 2);
   const $resources = value.resources;
-  writeArray(writer, $resources, version >= 2, (w, e) => writeDescribeAclsResponseDescribeAclsResource(w, e, version));
+  {
+    const items = $resources;
+    {
+      writer.writeArrayLength(items.length, version >= 2);
+      for (const item of items) writeDescribeAclsResponseDescribeAclsResource(writer, item, version);
+    }
+  }
   if (version >= 2) {
     writeTaggedFields(writer, undefined, value._unknownTaggedFields);
   }
@@ -224,7 +228,15 @@ function readDescribeAclsResponse(reader: Reader, version: number): DescribeAcls
   const $throttleTimeMs: number = reader.readInt32();
   const $errorCode: number = reader.readInt16();
   const $errorMessage: string | null = readNullableString(reader, version >= 2);
-  const $resources: DescribeAclsResponseDescribeAclsResource[] = readArray(reader, version >= 2, (r) => readDescribeAclsResponseDescribeAclsResource(r, version));
+  let $resources: DescribeAclsResponseDescribeAclsResource[];
+  {
+    const n = reader.readArrayLength(version >= 2, false);
+    {
+      const items: DescribeAclsResponseDescribeAclsResource[] = [];
+      for (let i = 0; i < n; i++) items.push(readDescribeAclsResponseDescribeAclsResource(reader, version));
+      $resources = items;
+    }
+  }
   let unknownTaggedFields: TaggedField[] | undefined;
   if (version >= 2) {
     unknownTaggedFields = readUnknownTaggedFields(reader);
@@ -245,7 +257,13 @@ function writeDescribeAclsResponseDescribeAclsResource(writer: Writer, value: De
     writer.writeInt8($patternType);
   }
   const $acls = value.acls;
-  writeArray(writer, $acls, version >= 2, (w, e) => writeDescribeAclsResponseAclDescription(w, e, version));
+  {
+    const items = $acls;
+    {
+      writer.writeArrayLength(items.length, version >= 2);
+      for (const item of items) writeDescribeAclsResponseAclDescription(writer, item, version);
+    }
+  }
   if (version >= 2) {
     writeTaggedFields(writer, undefined, value._unknownTaggedFields);
   }
@@ -255,7 +273,15 @@ function readDescribeAclsResponseDescribeAclsResource(reader: Reader, version: n
   const $resourceType: number = reader.readInt8();
   const $resourceName: string = readString(reader, version >= 2);
   const $patternType: number = version >= 1 ? reader.readInt8() : 3;
-  const $acls: DescribeAclsResponseAclDescription[] = readArray(reader, version >= 2, (r) => readDescribeAclsResponseAclDescription(r, version));
+  let $acls: DescribeAclsResponseAclDescription[];
+  {
+    const n = reader.readArrayLength(version >= 2, false);
+    {
+      const items: DescribeAclsResponseAclDescription[] = [];
+      for (let i = 0; i < n; i++) items.push(readDescribeAclsResponseAclDescription(reader, version));
+      $acls = items;
+    }
+  }
   let unknownTaggedFields: TaggedField[] | undefined;
   if (version >= 2) {
     unknownTaggedFields = readUnknownTaggedFields(reader);

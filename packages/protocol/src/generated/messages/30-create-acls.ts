@@ -5,12 +5,10 @@
 
 import {
   checkVersion,
-  readArray,
   readNullableString,
   readString,
   readUnknownTaggedFields,
   unsupportedField,
-  writeArray,
   writeNullableString,
   writeString,
   writeTaggedFields,
@@ -78,14 +76,28 @@ export interface CreateAclsRequestAclCreationInput {
 
 function writeCreateAclsRequest(writer: Writer, value: CreateAclsRequestInput, version: number): void {
   const $creations = value.creations;
-  writeArray(writer, $creations, version >= 2, (w, e) => writeCreateAclsRequestAclCreation(w, e, version));
+  {
+    const items = $creations;
+    {
+      writer.writeArrayLength(items.length, version >= 2);
+      for (const item of items) writeCreateAclsRequestAclCreation(writer, item, version);
+    }
+  }
   if (version >= 2) {
     writeTaggedFields(writer, undefined, value._unknownTaggedFields);
   }
 }
 
 function readCreateAclsRequest(reader: Reader, version: number): CreateAclsRequest {
-  const $creations: CreateAclsRequestAclCreation[] = readArray(reader, version >= 2, (r) => readCreateAclsRequestAclCreation(r, version));
+  let $creations: CreateAclsRequestAclCreation[];
+  {
+    const n = reader.readArrayLength(version >= 2, false);
+    {
+      const items: CreateAclsRequestAclCreation[] = [];
+      for (let i = 0; i < n; i++) items.push(readCreateAclsRequestAclCreation(reader, version));
+      $creations = items;
+    }
+  }
   let unknownTaggedFields: TaggedField[] | undefined;
   if (version >= 2) {
     unknownTaggedFields = readUnknownTaggedFields(reader);
@@ -201,7 +213,13 @@ function writeCreateAclsResponse(writer: Writer, value: CreateAclsResponseInput,
   const $throttleTimeMs = value.throttleTimeMs;
   writer.writeInt32($throttleTimeMs);
   const $results = value.results;
-  writeArray(writer, $results, version >= 2, (w, e) => writeCreateAclsResponseAclCreationResult(w, e, version));
+  {
+    const items = $results;
+    {
+      writer.writeArrayLength(items.length, version >= 2);
+      for (const item of items) writeCreateAclsResponseAclCreationResult(writer, item, version);
+    }
+  }
   if (version >= 2) {
     writeTaggedFields(writer, undefined, value._unknownTaggedFields);
   }
@@ -209,7 +227,15 @@ function writeCreateAclsResponse(writer: Writer, value: CreateAclsResponseInput,
 
 function readCreateAclsResponse(reader: Reader, version: number): CreateAclsResponse {
   const $throttleTimeMs: number = reader.readInt32();
-  const $results: CreateAclsResponseAclCreationResult[] = readArray(reader, version >= 2, (r) => readCreateAclsResponseAclCreationResult(r, version));
+  let $results: CreateAclsResponseAclCreationResult[];
+  {
+    const n = reader.readArrayLength(version >= 2, false);
+    {
+      const items: CreateAclsResponseAclCreationResult[] = [];
+      for (let i = 0; i < n; i++) items.push(readCreateAclsResponseAclCreationResult(reader, version));
+      $results = items;
+    }
+  }
   let unknownTaggedFields: TaggedField[] | undefined;
   if (version >= 2) {
     unknownTaggedFields = readUnknownTaggedFields(reader);

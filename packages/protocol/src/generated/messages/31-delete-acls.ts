@@ -5,12 +5,10 @@
 
 import {
   checkVersion,
-  readArray,
   readNullableString,
   readString,
   readUnknownTaggedFields,
   unsupportedField,
-  writeArray,
   writeNullableString,
   writeString,
   writeTaggedFields,
@@ -78,14 +76,28 @@ export interface DeleteAclsRequestDeleteAclsFilterInput {
 
 function writeDeleteAclsRequest(writer: Writer, value: DeleteAclsRequestInput, version: number): void {
   const $filters = value.filters;
-  writeArray(writer, $filters, version >= 2, (w, e) => writeDeleteAclsRequestDeleteAclsFilter(w, e, version));
+  {
+    const items = $filters;
+    {
+      writer.writeArrayLength(items.length, version >= 2);
+      for (const item of items) writeDeleteAclsRequestDeleteAclsFilter(writer, item, version);
+    }
+  }
   if (version >= 2) {
     writeTaggedFields(writer, undefined, value._unknownTaggedFields);
   }
 }
 
 function readDeleteAclsRequest(reader: Reader, version: number): DeleteAclsRequest {
-  const $filters: DeleteAclsRequestDeleteAclsFilter[] = readArray(reader, version >= 2, (r) => readDeleteAclsRequestDeleteAclsFilter(r, version));
+  let $filters: DeleteAclsRequestDeleteAclsFilter[];
+  {
+    const n = reader.readArrayLength(version >= 2, false);
+    {
+      const items: DeleteAclsRequestDeleteAclsFilter[] = [];
+      for (let i = 0; i < n; i++) items.push(readDeleteAclsRequestDeleteAclsFilter(reader, version));
+      $filters = items;
+    }
+  }
   let unknownTaggedFields: TaggedField[] | undefined;
   if (version >= 2) {
     unknownTaggedFields = readUnknownTaggedFields(reader);
@@ -253,7 +265,13 @@ function writeDeleteAclsResponse(writer: Writer, value: DeleteAclsResponseInput,
   const $throttleTimeMs = value.throttleTimeMs;
   writer.writeInt32($throttleTimeMs);
   const $filterResults = value.filterResults;
-  writeArray(writer, $filterResults, version >= 2, (w, e) => writeDeleteAclsResponseDeleteAclsFilterResult(w, e, version));
+  {
+    const items = $filterResults;
+    {
+      writer.writeArrayLength(items.length, version >= 2);
+      for (const item of items) writeDeleteAclsResponseDeleteAclsFilterResult(writer, item, version);
+    }
+  }
   if (version >= 2) {
     writeTaggedFields(writer, undefined, value._unknownTaggedFields);
   }
@@ -261,7 +279,15 @@ function writeDeleteAclsResponse(writer: Writer, value: DeleteAclsResponseInput,
 
 function readDeleteAclsResponse(reader: Reader, version: number): DeleteAclsResponse {
   const $throttleTimeMs: number = reader.readInt32();
-  const $filterResults: DeleteAclsResponseDeleteAclsFilterResult[] = readArray(reader, version >= 2, (r) => readDeleteAclsResponseDeleteAclsFilterResult(r, version));
+  let $filterResults: DeleteAclsResponseDeleteAclsFilterResult[];
+  {
+    const n = reader.readArrayLength(version >= 2, false);
+    {
+      const items: DeleteAclsResponseDeleteAclsFilterResult[] = [];
+      for (let i = 0; i < n; i++) items.push(readDeleteAclsResponseDeleteAclsFilterResult(reader, version));
+      $filterResults = items;
+    }
+  }
   let unknownTaggedFields: TaggedField[] | undefined;
   if (version >= 2) {
     unknownTaggedFields = readUnknownTaggedFields(reader);
@@ -277,7 +303,13 @@ function writeDeleteAclsResponseDeleteAclsFilterResult(writer: Writer, value: De
   const $errorMessage = value.errorMessage;
   writeNullableString(writer, $errorMessage, version >= 2);
   const $matchingAcls = value.matchingAcls;
-  writeArray(writer, $matchingAcls, version >= 2, (w, e) => writeDeleteAclsResponseDeleteAclsMatchingAcl(w, e, version));
+  {
+    const items = $matchingAcls;
+    {
+      writer.writeArrayLength(items.length, version >= 2);
+      for (const item of items) writeDeleteAclsResponseDeleteAclsMatchingAcl(writer, item, version);
+    }
+  }
   if (version >= 2) {
     writeTaggedFields(writer, undefined, value._unknownTaggedFields);
   }
@@ -286,7 +318,15 @@ function writeDeleteAclsResponseDeleteAclsFilterResult(writer: Writer, value: De
 function readDeleteAclsResponseDeleteAclsFilterResult(reader: Reader, version: number): DeleteAclsResponseDeleteAclsFilterResult {
   const $errorCode: number = reader.readInt16();
   const $errorMessage: string | null = readNullableString(reader, version >= 2);
-  const $matchingAcls: DeleteAclsResponseDeleteAclsMatchingAcl[] = readArray(reader, version >= 2, (r) => readDeleteAclsResponseDeleteAclsMatchingAcl(r, version));
+  let $matchingAcls: DeleteAclsResponseDeleteAclsMatchingAcl[];
+  {
+    const n = reader.readArrayLength(version >= 2, false);
+    {
+      const items: DeleteAclsResponseDeleteAclsMatchingAcl[] = [];
+      for (let i = 0; i < n; i++) items.push(readDeleteAclsResponseDeleteAclsMatchingAcl(reader, version));
+      $matchingAcls = items;
+    }
+  }
   let unknownTaggedFields: TaggedField[] | undefined;
   if (version >= 2) {
     unknownTaggedFields = readUnknownTaggedFields(reader);

@@ -5,13 +5,10 @@
 
 import {
   checkVersion,
-  readArray,
-  readNullableArray,
   readNullableString,
   readString,
   readUnknownTaggedFields,
   unsupportedField,
-  writeArray,
   writeNullableString,
   writeString,
   writeTaggedFields,
@@ -71,7 +68,13 @@ export interface DescribeConfigsRequestDescribeConfigsResourceInput {
 
 function writeDescribeConfigsRequest(writer: Writer, value: DescribeConfigsRequestInput, version: number): void {
   const $resources = value.resources;
-  writeArray(writer, $resources, version >= 4, (w, e) => writeDescribeConfigsRequestDescribeConfigsResource(w, e, version));
+  {
+    const items = $resources;
+    {
+      writer.writeArrayLength(items.length, version >= 4);
+      for (const item of items) writeDescribeConfigsRequestDescribeConfigsResource(writer, item, version);
+    }
+  }
   const $includeSynonyms = (value.includeSynonyms ?? false);
   if (!(version >= 1) && !($includeSynonyms === false)) unsupportedField('DescribeConfigsRequest.includeSynonyms', version);
   if (version >= 1) {
@@ -88,7 +91,15 @@ function writeDescribeConfigsRequest(writer: Writer, value: DescribeConfigsReque
 }
 
 function readDescribeConfigsRequest(reader: Reader, version: number): DescribeConfigsRequest {
-  const $resources: DescribeConfigsRequestDescribeConfigsResource[] = readArray(reader, version >= 4, (r) => readDescribeConfigsRequestDescribeConfigsResource(r, version));
+  let $resources: DescribeConfigsRequestDescribeConfigsResource[];
+  {
+    const n = reader.readArrayLength(version >= 4, false);
+    {
+      const items: DescribeConfigsRequestDescribeConfigsResource[] = [];
+      for (let i = 0; i < n; i++) items.push(readDescribeConfigsRequestDescribeConfigsResource(reader, version));
+      $resources = items;
+    }
+  }
   const $includeSynonyms: boolean = version >= 1 ? reader.readBool() : false;
   const $includeDocumentation: boolean = version >= 3 ? reader.readBool() : false;
   let unknownTaggedFields: TaggedField[] | undefined;
@@ -106,7 +117,14 @@ function writeDescribeConfigsRequestDescribeConfigsResource(writer: Writer, valu
   const $resourceName = value.resourceName;
   writeString(writer, $resourceName, version >= 4);
   const $configurationKeys = value.configurationKeys;
-  writeArray(writer, $configurationKeys, version >= 4, (w, e) => { writeString(w, e, version >= 4); });
+  {
+    const items = $configurationKeys;
+    if (items === null) writer.writeArrayLength(null, version >= 4);
+    else {
+      writer.writeArrayLength(items.length, version >= 4);
+      for (const item of items) writeString(writer, item, version >= 4);
+    }
+  }
   if (version >= 4) {
     writeTaggedFields(writer, undefined, value._unknownTaggedFields);
   }
@@ -115,7 +133,16 @@ function writeDescribeConfigsRequestDescribeConfigsResource(writer: Writer, valu
 function readDescribeConfigsRequestDescribeConfigsResource(reader: Reader, version: number): DescribeConfigsRequestDescribeConfigsResource {
   const $resourceType: number = reader.readInt8();
   const $resourceName: string = readString(reader, version >= 4);
-  const $configurationKeys: string[] | null = readNullableArray(reader, version >= 4, true, (r) => readString(r, version >= 4));
+  let $configurationKeys: string[] | null;
+  {
+    const n = reader.readArrayLength(version >= 4, true);
+    if (n < 0) $configurationKeys = null;
+    else {
+      const items: string[] = [];
+      for (let i = 0; i < n; i++) items.push(readString(reader, version >= 4));
+      $configurationKeys = items;
+    }
+  }
   let unknownTaggedFields: TaggedField[] | undefined;
   if (version >= 4) {
     unknownTaggedFields = readUnknownTaggedFields(reader);
@@ -275,7 +302,13 @@ function writeDescribeConfigsResponse(writer: Writer, value: DescribeConfigsResp
   const $throttleTimeMs = value.throttleTimeMs;
   writer.writeInt32($throttleTimeMs);
   const $results = value.results;
-  writeArray(writer, $results, version >= 4, (w, e) => writeDescribeConfigsResponseDescribeConfigsResult(w, e, version));
+  {
+    const items = $results;
+    {
+      writer.writeArrayLength(items.length, version >= 4);
+      for (const item of items) writeDescribeConfigsResponseDescribeConfigsResult(writer, item, version);
+    }
+  }
   if (version >= 4) {
     writeTaggedFields(writer, undefined, value._unknownTaggedFields);
   }
@@ -283,7 +316,15 @@ function writeDescribeConfigsResponse(writer: Writer, value: DescribeConfigsResp
 
 function readDescribeConfigsResponse(reader: Reader, version: number): DescribeConfigsResponse {
   const $throttleTimeMs: number = reader.readInt32();
-  const $results: DescribeConfigsResponseDescribeConfigsResult[] = readArray(reader, version >= 4, (r) => readDescribeConfigsResponseDescribeConfigsResult(r, version));
+  let $results: DescribeConfigsResponseDescribeConfigsResult[];
+  {
+    const n = reader.readArrayLength(version >= 4, false);
+    {
+      const items: DescribeConfigsResponseDescribeConfigsResult[] = [];
+      for (let i = 0; i < n; i++) items.push(readDescribeConfigsResponseDescribeConfigsResult(reader, version));
+      $results = items;
+    }
+  }
   let unknownTaggedFields: TaggedField[] | undefined;
   if (version >= 4) {
     unknownTaggedFields = readUnknownTaggedFields(reader);
@@ -303,7 +344,13 @@ function writeDescribeConfigsResponseDescribeConfigsResult(writer: Writer, value
   const $resourceName = value.resourceName;
   writeString(writer, $resourceName, version >= 4);
   const $configs = value.configs;
-  writeArray(writer, $configs, version >= 4, (w, e) => writeDescribeConfigsResponseDescribeConfigsResourceResult(w, e, version));
+  {
+    const items = $configs;
+    {
+      writer.writeArrayLength(items.length, version >= 4);
+      for (const item of items) writeDescribeConfigsResponseDescribeConfigsResourceResult(writer, item, version);
+    }
+  }
   if (version >= 4) {
     writeTaggedFields(writer, undefined, value._unknownTaggedFields);
   }
@@ -314,7 +361,15 @@ function readDescribeConfigsResponseDescribeConfigsResult(reader: Reader, versio
   const $errorMessage: string | null = readNullableString(reader, version >= 4);
   const $resourceType: number = reader.readInt8();
   const $resourceName: string = readString(reader, version >= 4);
-  const $configs: DescribeConfigsResponseDescribeConfigsResourceResult[] = readArray(reader, version >= 4, (r) => readDescribeConfigsResponseDescribeConfigsResourceResult(r, version));
+  let $configs: DescribeConfigsResponseDescribeConfigsResourceResult[];
+  {
+    const n = reader.readArrayLength(version >= 4, false);
+    {
+      const items: DescribeConfigsResponseDescribeConfigsResourceResult[] = [];
+      for (let i = 0; i < n; i++) items.push(readDescribeConfigsResponseDescribeConfigsResourceResult(reader, version));
+      $configs = items;
+    }
+  }
   let unknownTaggedFields: TaggedField[] | undefined;
   if (version >= 4) {
     unknownTaggedFields = readUnknownTaggedFields(reader);
@@ -344,7 +399,13 @@ function writeDescribeConfigsResponseDescribeConfigsResourceResult(writer: Write
   writer.writeBool($isSensitive);
   const $synonyms = (value.synonyms ?? []);
   if (version >= 1) {
-    writeArray(writer, $synonyms, version >= 4, (w, e) => writeDescribeConfigsResponseDescribeConfigsSynonym(w, e, version));
+    {
+      const items = $synonyms;
+      {
+        writer.writeArrayLength(items.length, version >= 4);
+        for (const item of items) writeDescribeConfigsResponseDescribeConfigsSynonym(writer, item, version);
+      }
+    }
   }
   const $configType = (value.configType ?? 0);
   if (version >= 3) {
@@ -366,7 +427,17 @@ function readDescribeConfigsResponseDescribeConfigsResourceResult(reader: Reader
   const $isDefault: boolean = version <= 0 ? reader.readBool() : false;
   const $configSource: number = version >= 1 ? reader.readInt8() : -1;
   const $isSensitive: boolean = reader.readBool();
-  const $synonyms: DescribeConfigsResponseDescribeConfigsSynonym[] = version >= 1 ? readArray(reader, version >= 4, (r) => readDescribeConfigsResponseDescribeConfigsSynonym(r, version)) : [];
+  let $synonyms: DescribeConfigsResponseDescribeConfigsSynonym[] = [];
+  if (version >= 1) {
+    {
+      const n = reader.readArrayLength(version >= 4, false);
+      {
+        const items: DescribeConfigsResponseDescribeConfigsSynonym[] = [];
+        for (let i = 0; i < n; i++) items.push(readDescribeConfigsResponseDescribeConfigsSynonym(reader, version));
+        $synonyms = items;
+      }
+    }
+  }
   const $configType: number = version >= 3 ? reader.readInt8() : 0;
   const $documentation: string | null = version >= 3 ? readNullableString(reader, version >= 4) : "";
   let unknownTaggedFields: TaggedField[] | undefined;

@@ -5,11 +5,9 @@
 
 import {
   checkVersion,
-  readArray,
   readNullableString,
   readString,
   readUnknownTaggedFields,
-  writeArray,
   writeNullableString,
   writeString,
   writeTaggedFields,
@@ -85,7 +83,13 @@ export interface AlterConfigsRequestAlterableConfigInput {
 
 function writeAlterConfigsRequest(writer: Writer, value: AlterConfigsRequestInput, version: number): void {
   const $resources = value.resources;
-  writeArray(writer, $resources, version >= 2, (w, e) => writeAlterConfigsRequestAlterConfigsResource(w, e, version));
+  {
+    const items = $resources;
+    {
+      writer.writeArrayLength(items.length, version >= 2);
+      for (const item of items) writeAlterConfigsRequestAlterConfigsResource(writer, item, version);
+    }
+  }
   const $validateOnly = value.validateOnly;
   writer.writeBool($validateOnly);
   if (version >= 2) {
@@ -94,7 +98,15 @@ function writeAlterConfigsRequest(writer: Writer, value: AlterConfigsRequestInpu
 }
 
 function readAlterConfigsRequest(reader: Reader, version: number): AlterConfigsRequest {
-  const $resources: AlterConfigsRequestAlterConfigsResource[] = readArray(reader, version >= 2, (r) => readAlterConfigsRequestAlterConfigsResource(r, version));
+  let $resources: AlterConfigsRequestAlterConfigsResource[];
+  {
+    const n = reader.readArrayLength(version >= 2, false);
+    {
+      const items: AlterConfigsRequestAlterConfigsResource[] = [];
+      for (let i = 0; i < n; i++) items.push(readAlterConfigsRequestAlterConfigsResource(reader, version));
+      $resources = items;
+    }
+  }
   const $validateOnly: boolean = reader.readBool();
   let unknownTaggedFields: TaggedField[] | undefined;
   if (version >= 2) {
@@ -111,7 +123,13 @@ function writeAlterConfigsRequestAlterConfigsResource(writer: Writer, value: Alt
   const $resourceName = value.resourceName;
   writeString(writer, $resourceName, version >= 2);
   const $configs = value.configs;
-  writeArray(writer, $configs, version >= 2, (w, e) => writeAlterConfigsRequestAlterableConfig(w, e, version));
+  {
+    const items = $configs;
+    {
+      writer.writeArrayLength(items.length, version >= 2);
+      for (const item of items) writeAlterConfigsRequestAlterableConfig(writer, item, version);
+    }
+  }
   if (version >= 2) {
     writeTaggedFields(writer, undefined, value._unknownTaggedFields);
   }
@@ -120,7 +138,15 @@ function writeAlterConfigsRequestAlterConfigsResource(writer: Writer, value: Alt
 function readAlterConfigsRequestAlterConfigsResource(reader: Reader, version: number): AlterConfigsRequestAlterConfigsResource {
   const $resourceType: number = reader.readInt8();
   const $resourceName: string = readString(reader, version >= 2);
-  const $configs: AlterConfigsRequestAlterableConfig[] = readArray(reader, version >= 2, (r) => readAlterConfigsRequestAlterableConfig(r, version));
+  let $configs: AlterConfigsRequestAlterableConfig[];
+  {
+    const n = reader.readArrayLength(version >= 2, false);
+    {
+      const items: AlterConfigsRequestAlterableConfig[] = [];
+      for (let i = 0; i < n; i++) items.push(readAlterConfigsRequestAlterableConfig(reader, version));
+      $configs = items;
+    }
+  }
   let unknownTaggedFields: TaggedField[] | undefined;
   if (version >= 2) {
     unknownTaggedFields = readUnknownTaggedFields(reader);
@@ -226,7 +252,13 @@ function writeAlterConfigsResponse(writer: Writer, value: AlterConfigsResponseIn
   const $throttleTimeMs = value.throttleTimeMs;
   writer.writeInt32($throttleTimeMs);
   const $responses = value.responses;
-  writeArray(writer, $responses, version >= 2, (w, e) => writeAlterConfigsResponseAlterConfigsResourceResponse(w, e, version));
+  {
+    const items = $responses;
+    {
+      writer.writeArrayLength(items.length, version >= 2);
+      for (const item of items) writeAlterConfigsResponseAlterConfigsResourceResponse(writer, item, version);
+    }
+  }
   if (version >= 2) {
     writeTaggedFields(writer, undefined, value._unknownTaggedFields);
   }
@@ -234,7 +266,15 @@ function writeAlterConfigsResponse(writer: Writer, value: AlterConfigsResponseIn
 
 function readAlterConfigsResponse(reader: Reader, version: number): AlterConfigsResponse {
   const $throttleTimeMs: number = reader.readInt32();
-  const $responses: AlterConfigsResponseAlterConfigsResourceResponse[] = readArray(reader, version >= 2, (r) => readAlterConfigsResponseAlterConfigsResourceResponse(r, version));
+  let $responses: AlterConfigsResponseAlterConfigsResourceResponse[];
+  {
+    const n = reader.readArrayLength(version >= 2, false);
+    {
+      const items: AlterConfigsResponseAlterConfigsResourceResponse[] = [];
+      for (let i = 0; i < n; i++) items.push(readAlterConfigsResponseAlterConfigsResourceResponse(reader, version));
+      $responses = items;
+    }
+  }
   let unknownTaggedFields: TaggedField[] | undefined;
   if (version >= 2) {
     unknownTaggedFields = readUnknownTaggedFields(reader);

@@ -5,10 +5,8 @@
 
 import {
   checkVersion,
-  readArray,
   readString,
   readUnknownTaggedFields,
-  writeArray,
   writeString,
   writeTaggedFields,
   type MessageCodec,
@@ -75,14 +73,28 @@ export interface AlterReplicaLogDirsRequestAlterReplicaLogDirTopicInput {
 
 function writeAlterReplicaLogDirsRequest(writer: Writer, value: AlterReplicaLogDirsRequestInput, version: number): void {
   const $dirs = value.dirs;
-  writeArray(writer, $dirs, version >= 2, (w, e) => writeAlterReplicaLogDirsRequestAlterReplicaLogDir(w, e, version));
+  {
+    const items = $dirs;
+    {
+      writer.writeArrayLength(items.length, version >= 2);
+      for (const item of items) writeAlterReplicaLogDirsRequestAlterReplicaLogDir(writer, item, version);
+    }
+  }
   if (version >= 2) {
     writeTaggedFields(writer, undefined, value._unknownTaggedFields);
   }
 }
 
 function readAlterReplicaLogDirsRequest(reader: Reader, version: number): AlterReplicaLogDirsRequest {
-  const $dirs: AlterReplicaLogDirsRequestAlterReplicaLogDir[] = readArray(reader, version >= 2, (r) => readAlterReplicaLogDirsRequestAlterReplicaLogDir(r, version));
+  let $dirs: AlterReplicaLogDirsRequestAlterReplicaLogDir[];
+  {
+    const n = reader.readArrayLength(version >= 2, false);
+    {
+      const items: AlterReplicaLogDirsRequestAlterReplicaLogDir[] = [];
+      for (let i = 0; i < n; i++) items.push(readAlterReplicaLogDirsRequestAlterReplicaLogDir(reader, version));
+      $dirs = items;
+    }
+  }
   let unknownTaggedFields: TaggedField[] | undefined;
   if (version >= 2) {
     unknownTaggedFields = readUnknownTaggedFields(reader);
@@ -96,7 +108,13 @@ function writeAlterReplicaLogDirsRequestAlterReplicaLogDir(writer: Writer, value
   const $path = value.path;
   writeString(writer, $path, version >= 2);
   const $topics = value.topics;
-  writeArray(writer, $topics, version >= 2, (w, e) => writeAlterReplicaLogDirsRequestAlterReplicaLogDirTopic(w, e, version));
+  {
+    const items = $topics;
+    {
+      writer.writeArrayLength(items.length, version >= 2);
+      for (const item of items) writeAlterReplicaLogDirsRequestAlterReplicaLogDirTopic(writer, item, version);
+    }
+  }
   if (version >= 2) {
     writeTaggedFields(writer, undefined, value._unknownTaggedFields);
   }
@@ -104,7 +122,15 @@ function writeAlterReplicaLogDirsRequestAlterReplicaLogDir(writer: Writer, value
 
 function readAlterReplicaLogDirsRequestAlterReplicaLogDir(reader: Reader, version: number): AlterReplicaLogDirsRequestAlterReplicaLogDir {
   const $path: string = readString(reader, version >= 2);
-  const $topics: AlterReplicaLogDirsRequestAlterReplicaLogDirTopic[] = readArray(reader, version >= 2, (r) => readAlterReplicaLogDirsRequestAlterReplicaLogDirTopic(r, version));
+  let $topics: AlterReplicaLogDirsRequestAlterReplicaLogDirTopic[];
+  {
+    const n = reader.readArrayLength(version >= 2, false);
+    {
+      const items: AlterReplicaLogDirsRequestAlterReplicaLogDirTopic[] = [];
+      for (let i = 0; i < n; i++) items.push(readAlterReplicaLogDirsRequestAlterReplicaLogDirTopic(reader, version));
+      $topics = items;
+    }
+  }
   let unknownTaggedFields: TaggedField[] | undefined;
   if (version >= 2) {
     unknownTaggedFields = readUnknownTaggedFields(reader);
@@ -118,7 +144,13 @@ function writeAlterReplicaLogDirsRequestAlterReplicaLogDirTopic(writer: Writer, 
   const $name = value.name;
   writeString(writer, $name, version >= 2);
   const $partitions = value.partitions;
-  writeArray(writer, $partitions, version >= 2, (w, e) => { w.writeInt32(e); });
+  {
+    const items = $partitions;
+    {
+      writer.writeArrayLength(items.length, version >= 2);
+      for (const item of items) writer.writeInt32(item);
+    }
+  }
   if (version >= 2) {
     writeTaggedFields(writer, undefined, value._unknownTaggedFields);
   }
@@ -126,7 +158,15 @@ function writeAlterReplicaLogDirsRequestAlterReplicaLogDirTopic(writer: Writer, 
 
 function readAlterReplicaLogDirsRequestAlterReplicaLogDirTopic(reader: Reader, version: number): AlterReplicaLogDirsRequestAlterReplicaLogDirTopic {
   const $name: string = readString(reader, version >= 2);
-  const $partitions: number[] = readArray(reader, version >= 2, (r) => r.readInt32());
+  let $partitions: number[];
+  {
+    const n = reader.readArrayLength(version >= 2, false);
+    {
+      const items: number[] = [];
+      for (let i = 0; i < n; i++) items.push(reader.readInt32());
+      $partitions = items;
+    }
+  }
   let unknownTaggedFields: TaggedField[] | undefined;
   if (version >= 2) {
     unknownTaggedFields = readUnknownTaggedFields(reader);
@@ -222,7 +262,13 @@ function writeAlterReplicaLogDirsResponse(writer: Writer, value: AlterReplicaLog
   const $throttleTimeMs = value.throttleTimeMs;
   writer.writeInt32($throttleTimeMs);
   const $results = value.results;
-  writeArray(writer, $results, version >= 2, (w, e) => writeAlterReplicaLogDirsResponseAlterReplicaLogDirTopicResult(w, e, version));
+  {
+    const items = $results;
+    {
+      writer.writeArrayLength(items.length, version >= 2);
+      for (const item of items) writeAlterReplicaLogDirsResponseAlterReplicaLogDirTopicResult(writer, item, version);
+    }
+  }
   if (version >= 2) {
     writeTaggedFields(writer, undefined, value._unknownTaggedFields);
   }
@@ -230,7 +276,15 @@ function writeAlterReplicaLogDirsResponse(writer: Writer, value: AlterReplicaLog
 
 function readAlterReplicaLogDirsResponse(reader: Reader, version: number): AlterReplicaLogDirsResponse {
   const $throttleTimeMs: number = reader.readInt32();
-  const $results: AlterReplicaLogDirsResponseAlterReplicaLogDirTopicResult[] = readArray(reader, version >= 2, (r) => readAlterReplicaLogDirsResponseAlterReplicaLogDirTopicResult(r, version));
+  let $results: AlterReplicaLogDirsResponseAlterReplicaLogDirTopicResult[];
+  {
+    const n = reader.readArrayLength(version >= 2, false);
+    {
+      const items: AlterReplicaLogDirsResponseAlterReplicaLogDirTopicResult[] = [];
+      for (let i = 0; i < n; i++) items.push(readAlterReplicaLogDirsResponseAlterReplicaLogDirTopicResult(reader, version));
+      $results = items;
+    }
+  }
   let unknownTaggedFields: TaggedField[] | undefined;
   if (version >= 2) {
     unknownTaggedFields = readUnknownTaggedFields(reader);
@@ -244,7 +298,13 @@ function writeAlterReplicaLogDirsResponseAlterReplicaLogDirTopicResult(writer: W
   const $topicName = value.topicName;
   writeString(writer, $topicName, version >= 2);
   const $partitions = value.partitions;
-  writeArray(writer, $partitions, version >= 2, (w, e) => writeAlterReplicaLogDirsResponseAlterReplicaLogDirPartitionResult(w, e, version));
+  {
+    const items = $partitions;
+    {
+      writer.writeArrayLength(items.length, version >= 2);
+      for (const item of items) writeAlterReplicaLogDirsResponseAlterReplicaLogDirPartitionResult(writer, item, version);
+    }
+  }
   if (version >= 2) {
     writeTaggedFields(writer, undefined, value._unknownTaggedFields);
   }
@@ -252,7 +312,15 @@ function writeAlterReplicaLogDirsResponseAlterReplicaLogDirTopicResult(writer: W
 
 function readAlterReplicaLogDirsResponseAlterReplicaLogDirTopicResult(reader: Reader, version: number): AlterReplicaLogDirsResponseAlterReplicaLogDirTopicResult {
   const $topicName: string = readString(reader, version >= 2);
-  const $partitions: AlterReplicaLogDirsResponseAlterReplicaLogDirPartitionResult[] = readArray(reader, version >= 2, (r) => readAlterReplicaLogDirsResponseAlterReplicaLogDirPartitionResult(r, version));
+  let $partitions: AlterReplicaLogDirsResponseAlterReplicaLogDirPartitionResult[];
+  {
+    const n = reader.readArrayLength(version >= 2, false);
+    {
+      const items: AlterReplicaLogDirsResponseAlterReplicaLogDirPartitionResult[] = [];
+      for (let i = 0; i < n; i++) items.push(readAlterReplicaLogDirsResponseAlterReplicaLogDirPartitionResult(reader, version));
+      $partitions = items;
+    }
+  }
   let unknownTaggedFields: TaggedField[] | undefined;
   if (version >= 2) {
     unknownTaggedFields = readUnknownTaggedFields(reader);

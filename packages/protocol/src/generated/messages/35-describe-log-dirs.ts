@@ -5,11 +5,8 @@
 
 import {
   checkVersion,
-  readArray,
-  readNullableArray,
   readString,
   readUnknownTaggedFields,
-  writeArray,
   writeString,
   writeTaggedFields,
   type MessageCodec,
@@ -56,14 +53,30 @@ export interface DescribeLogDirsRequestDescribableLogDirTopicInput {
 
 function writeDescribeLogDirsRequest(writer: Writer, value: DescribeLogDirsRequestInput, version: number): void {
   const $topics = value.topics;
-  writeArray(writer, $topics, version >= 2, (w, e) => writeDescribeLogDirsRequestDescribableLogDirTopic(w, e, version));
+  {
+    const items = $topics;
+    if (items === null) writer.writeArrayLength(null, version >= 2);
+    else {
+      writer.writeArrayLength(items.length, version >= 2);
+      for (const item of items) writeDescribeLogDirsRequestDescribableLogDirTopic(writer, item, version);
+    }
+  }
   if (version >= 2) {
     writeTaggedFields(writer, undefined, value._unknownTaggedFields);
   }
 }
 
 function readDescribeLogDirsRequest(reader: Reader, version: number): DescribeLogDirsRequest {
-  const $topics: DescribeLogDirsRequestDescribableLogDirTopic[] | null = readNullableArray(reader, version >= 2, true, (r) => readDescribeLogDirsRequestDescribableLogDirTopic(r, version));
+  let $topics: DescribeLogDirsRequestDescribableLogDirTopic[] | null;
+  {
+    const n = reader.readArrayLength(version >= 2, true);
+    if (n < 0) $topics = null;
+    else {
+      const items: DescribeLogDirsRequestDescribableLogDirTopic[] = [];
+      for (let i = 0; i < n; i++) items.push(readDescribeLogDirsRequestDescribableLogDirTopic(reader, version));
+      $topics = items;
+    }
+  }
   let unknownTaggedFields: TaggedField[] | undefined;
   if (version >= 2) {
     unknownTaggedFields = readUnknownTaggedFields(reader);
@@ -77,7 +90,13 @@ function writeDescribeLogDirsRequestDescribableLogDirTopic(writer: Writer, value
   const $topic = value.topic;
   writeString(writer, $topic, version >= 2);
   const $partitions = value.partitions;
-  writeArray(writer, $partitions, version >= 2, (w, e) => { w.writeInt32(e); });
+  {
+    const items = $partitions;
+    {
+      writer.writeArrayLength(items.length, version >= 2);
+      for (const item of items) writer.writeInt32(item);
+    }
+  }
   if (version >= 2) {
     writeTaggedFields(writer, undefined, value._unknownTaggedFields);
   }
@@ -85,7 +104,15 @@ function writeDescribeLogDirsRequestDescribableLogDirTopic(writer: Writer, value
 
 function readDescribeLogDirsRequestDescribableLogDirTopic(reader: Reader, version: number): DescribeLogDirsRequestDescribableLogDirTopic {
   const $topic: string = readString(reader, version >= 2);
-  const $partitions: number[] = readArray(reader, version >= 2, (r) => r.readInt32());
+  let $partitions: number[];
+  {
+    const n = reader.readArrayLength(version >= 2, false);
+    {
+      const items: number[] = [];
+      for (let i = 0; i < n; i++) items.push(reader.readInt32());
+      $partitions = items;
+    }
+  }
   let unknownTaggedFields: TaggedField[] | undefined;
   if (version >= 2) {
     unknownTaggedFields = readUnknownTaggedFields(reader);
@@ -229,7 +256,13 @@ function writeDescribeLogDirsResponse(writer: Writer, value: DescribeLogDirsResp
     writer.writeInt16($errorCode);
   }
   const $results = value.results;
-  writeArray(writer, $results, version >= 2, (w, e) => writeDescribeLogDirsResponseDescribeLogDirsResult(w, e, version));
+  {
+    const items = $results;
+    {
+      writer.writeArrayLength(items.length, version >= 2);
+      for (const item of items) writeDescribeLogDirsResponseDescribeLogDirsResult(writer, item, version);
+    }
+  }
   if (version >= 2) {
     writeTaggedFields(writer, undefined, value._unknownTaggedFields);
   }
@@ -238,7 +271,15 @@ function writeDescribeLogDirsResponse(writer: Writer, value: DescribeLogDirsResp
 function readDescribeLogDirsResponse(reader: Reader, version: number): DescribeLogDirsResponse {
   const $throttleTimeMs: number = reader.readInt32();
   const $errorCode: number = version >= 3 ? reader.readInt16() : 0;
-  const $results: DescribeLogDirsResponseDescribeLogDirsResult[] = readArray(reader, version >= 2, (r) => readDescribeLogDirsResponseDescribeLogDirsResult(r, version));
+  let $results: DescribeLogDirsResponseDescribeLogDirsResult[];
+  {
+    const n = reader.readArrayLength(version >= 2, false);
+    {
+      const items: DescribeLogDirsResponseDescribeLogDirsResult[] = [];
+      for (let i = 0; i < n; i++) items.push(readDescribeLogDirsResponseDescribeLogDirsResult(reader, version));
+      $results = items;
+    }
+  }
   let unknownTaggedFields: TaggedField[] | undefined;
   if (version >= 2) {
     unknownTaggedFields = readUnknownTaggedFields(reader);
@@ -254,7 +295,13 @@ function writeDescribeLogDirsResponseDescribeLogDirsResult(writer: Writer, value
   const $logDir = value.logDir;
   writeString(writer, $logDir, version >= 2);
   const $topics = value.topics;
-  writeArray(writer, $topics, version >= 2, (w, e) => writeDescribeLogDirsResponseDescribeLogDirsTopic(w, e, version));
+  {
+    const items = $topics;
+    {
+      writer.writeArrayLength(items.length, version >= 2);
+      for (const item of items) writeDescribeLogDirsResponseDescribeLogDirsTopic(writer, item, version);
+    }
+  }
   const $totalBytes = (value.totalBytes ?? -1n);
   if (version >= 4) {
     writer.writeInt64($totalBytes);
@@ -271,7 +318,15 @@ function writeDescribeLogDirsResponseDescribeLogDirsResult(writer: Writer, value
 function readDescribeLogDirsResponseDescribeLogDirsResult(reader: Reader, version: number): DescribeLogDirsResponseDescribeLogDirsResult {
   const $errorCode: number = reader.readInt16();
   const $logDir: string = readString(reader, version >= 2);
-  const $topics: DescribeLogDirsResponseDescribeLogDirsTopic[] = readArray(reader, version >= 2, (r) => readDescribeLogDirsResponseDescribeLogDirsTopic(r, version));
+  let $topics: DescribeLogDirsResponseDescribeLogDirsTopic[];
+  {
+    const n = reader.readArrayLength(version >= 2, false);
+    {
+      const items: DescribeLogDirsResponseDescribeLogDirsTopic[] = [];
+      for (let i = 0; i < n; i++) items.push(readDescribeLogDirsResponseDescribeLogDirsTopic(reader, version));
+      $topics = items;
+    }
+  }
   const $totalBytes: bigint = version >= 4 ? reader.readInt64() : -1n;
   const $usableBytes: bigint = version >= 4 ? reader.readInt64() : -1n;
   let unknownTaggedFields: TaggedField[] | undefined;
@@ -287,7 +342,13 @@ function writeDescribeLogDirsResponseDescribeLogDirsTopic(writer: Writer, value:
   const $name = value.name;
   writeString(writer, $name, version >= 2);
   const $partitions = value.partitions;
-  writeArray(writer, $partitions, version >= 2, (w, e) => writeDescribeLogDirsResponseDescribeLogDirsPartition(w, e, version));
+  {
+    const items = $partitions;
+    {
+      writer.writeArrayLength(items.length, version >= 2);
+      for (const item of items) writeDescribeLogDirsResponseDescribeLogDirsPartition(writer, item, version);
+    }
+  }
   if (version >= 2) {
     writeTaggedFields(writer, undefined, value._unknownTaggedFields);
   }
@@ -295,7 +356,15 @@ function writeDescribeLogDirsResponseDescribeLogDirsTopic(writer: Writer, value:
 
 function readDescribeLogDirsResponseDescribeLogDirsTopic(reader: Reader, version: number): DescribeLogDirsResponseDescribeLogDirsTopic {
   const $name: string = readString(reader, version >= 2);
-  const $partitions: DescribeLogDirsResponseDescribeLogDirsPartition[] = readArray(reader, version >= 2, (r) => readDescribeLogDirsResponseDescribeLogDirsPartition(r, version));
+  let $partitions: DescribeLogDirsResponseDescribeLogDirsPartition[];
+  {
+    const n = reader.readArrayLength(version >= 2, false);
+    {
+      const items: DescribeLogDirsResponseDescribeLogDirsPartition[] = [];
+      for (let i = 0; i < n; i++) items.push(readDescribeLogDirsResponseDescribeLogDirsPartition(reader, version));
+      $partitions = items;
+    }
+  }
   let unknownTaggedFields: TaggedField[] | undefined;
   if (version >= 2) {
     unknownTaggedFields = readUnknownTaggedFields(reader);

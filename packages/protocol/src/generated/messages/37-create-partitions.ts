@@ -5,12 +5,9 @@
 
 import {
   checkVersion,
-  readArray,
-  readNullableArray,
   readNullableString,
   readString,
   readUnknownTaggedFields,
-  writeArray,
   writeNullableString,
   writeString,
   writeTaggedFields,
@@ -86,7 +83,13 @@ export interface CreatePartitionsRequestCreatePartitionsAssignmentInput {
 
 function writeCreatePartitionsRequest(writer: Writer, value: CreatePartitionsRequestInput, version: number): void {
   const $topics = value.topics;
-  writeArray(writer, $topics, version >= 2, (w, e) => writeCreatePartitionsRequestCreatePartitionsTopic(w, e, version));
+  {
+    const items = $topics;
+    {
+      writer.writeArrayLength(items.length, version >= 2);
+      for (const item of items) writeCreatePartitionsRequestCreatePartitionsTopic(writer, item, version);
+    }
+  }
   const $timeoutMs = value.timeoutMs;
   writer.writeInt32($timeoutMs);
   const $validateOnly = value.validateOnly;
@@ -97,7 +100,15 @@ function writeCreatePartitionsRequest(writer: Writer, value: CreatePartitionsReq
 }
 
 function readCreatePartitionsRequest(reader: Reader, version: number): CreatePartitionsRequest {
-  const $topics: CreatePartitionsRequestCreatePartitionsTopic[] = readArray(reader, version >= 2, (r) => readCreatePartitionsRequestCreatePartitionsTopic(r, version));
+  let $topics: CreatePartitionsRequestCreatePartitionsTopic[];
+  {
+    const n = reader.readArrayLength(version >= 2, false);
+    {
+      const items: CreatePartitionsRequestCreatePartitionsTopic[] = [];
+      for (let i = 0; i < n; i++) items.push(readCreatePartitionsRequestCreatePartitionsTopic(reader, version));
+      $topics = items;
+    }
+  }
   const $timeoutMs: number = reader.readInt32();
   const $validateOnly: boolean = reader.readBool();
   let unknownTaggedFields: TaggedField[] | undefined;
@@ -115,7 +126,14 @@ function writeCreatePartitionsRequestCreatePartitionsTopic(writer: Writer, value
   const $count = value.count;
   writer.writeInt32($count);
   const $assignments = value.assignments;
-  writeArray(writer, $assignments, version >= 2, (w, e) => writeCreatePartitionsRequestCreatePartitionsAssignment(w, e, version));
+  {
+    const items = $assignments;
+    if (items === null) writer.writeArrayLength(null, version >= 2);
+    else {
+      writer.writeArrayLength(items.length, version >= 2);
+      for (const item of items) writeCreatePartitionsRequestCreatePartitionsAssignment(writer, item, version);
+    }
+  }
   if (version >= 2) {
     writeTaggedFields(writer, undefined, value._unknownTaggedFields);
   }
@@ -124,7 +142,16 @@ function writeCreatePartitionsRequestCreatePartitionsTopic(writer: Writer, value
 function readCreatePartitionsRequestCreatePartitionsTopic(reader: Reader, version: number): CreatePartitionsRequestCreatePartitionsTopic {
   const $name: string = readString(reader, version >= 2);
   const $count: number = reader.readInt32();
-  const $assignments: CreatePartitionsRequestCreatePartitionsAssignment[] | null = readNullableArray(reader, version >= 2, true, (r) => readCreatePartitionsRequestCreatePartitionsAssignment(r, version));
+  let $assignments: CreatePartitionsRequestCreatePartitionsAssignment[] | null;
+  {
+    const n = reader.readArrayLength(version >= 2, true);
+    if (n < 0) $assignments = null;
+    else {
+      const items: CreatePartitionsRequestCreatePartitionsAssignment[] = [];
+      for (let i = 0; i < n; i++) items.push(readCreatePartitionsRequestCreatePartitionsAssignment(reader, version));
+      $assignments = items;
+    }
+  }
   let unknownTaggedFields: TaggedField[] | undefined;
   if (version >= 2) {
     unknownTaggedFields = readUnknownTaggedFields(reader);
@@ -136,14 +163,28 @@ function readCreatePartitionsRequestCreatePartitionsTopic(reader: Reader, versio
 
 function writeCreatePartitionsRequestCreatePartitionsAssignment(writer: Writer, value: CreatePartitionsRequestCreatePartitionsAssignmentInput, version: number): void {
   const $brokerIds = value.brokerIds;
-  writeArray(writer, $brokerIds, version >= 2, (w, e) => { w.writeInt32(e); });
+  {
+    const items = $brokerIds;
+    {
+      writer.writeArrayLength(items.length, version >= 2);
+      for (const item of items) writer.writeInt32(item);
+    }
+  }
   if (version >= 2) {
     writeTaggedFields(writer, undefined, value._unknownTaggedFields);
   }
 }
 
 function readCreatePartitionsRequestCreatePartitionsAssignment(reader: Reader, version: number): CreatePartitionsRequestCreatePartitionsAssignment {
-  const $brokerIds: number[] = readArray(reader, version >= 2, (r) => r.readInt32());
+  let $brokerIds: number[];
+  {
+    const n = reader.readArrayLength(version >= 2, false);
+    {
+      const items: number[] = [];
+      for (let i = 0; i < n; i++) items.push(reader.readInt32());
+      $brokerIds = items;
+    }
+  }
   let unknownTaggedFields: TaggedField[] | undefined;
   if (version >= 2) {
     unknownTaggedFields = readUnknownTaggedFields(reader);
@@ -223,7 +264,13 @@ function writeCreatePartitionsResponse(writer: Writer, value: CreatePartitionsRe
   const $throttleTimeMs = value.throttleTimeMs;
   writer.writeInt32($throttleTimeMs);
   const $results = value.results;
-  writeArray(writer, $results, version >= 2, (w, e) => writeCreatePartitionsResponseCreatePartitionsTopicResult(w, e, version));
+  {
+    const items = $results;
+    {
+      writer.writeArrayLength(items.length, version >= 2);
+      for (const item of items) writeCreatePartitionsResponseCreatePartitionsTopicResult(writer, item, version);
+    }
+  }
   if (version >= 2) {
     writeTaggedFields(writer, undefined, value._unknownTaggedFields);
   }
@@ -231,7 +278,15 @@ function writeCreatePartitionsResponse(writer: Writer, value: CreatePartitionsRe
 
 function readCreatePartitionsResponse(reader: Reader, version: number): CreatePartitionsResponse {
   const $throttleTimeMs: number = reader.readInt32();
-  const $results: CreatePartitionsResponseCreatePartitionsTopicResult[] = readArray(reader, version >= 2, (r) => readCreatePartitionsResponseCreatePartitionsTopicResult(r, version));
+  let $results: CreatePartitionsResponseCreatePartitionsTopicResult[];
+  {
+    const n = reader.readArrayLength(version >= 2, false);
+    {
+      const items: CreatePartitionsResponseCreatePartitionsTopicResult[] = [];
+      for (let i = 0; i < n; i++) items.push(readCreatePartitionsResponseCreatePartitionsTopicResult(reader, version));
+      $results = items;
+    }
+  }
   let unknownTaggedFields: TaggedField[] | undefined;
   if (version >= 2) {
     unknownTaggedFields = readUnknownTaggedFields(reader);

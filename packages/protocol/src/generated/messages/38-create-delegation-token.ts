@@ -5,13 +5,11 @@
 
 import {
   checkVersion,
-  readArray,
   readBytes,
   readNullableString,
   readString,
   readUnknownTaggedFields,
   unsupportedField,
-  writeArray,
   writeBytes,
   writeNullableString,
   writeString,
@@ -82,7 +80,13 @@ function writeCreateDelegationTokenRequest(writer: Writer, value: CreateDelegati
     writeNullableString(writer, $ownerPrincipalName, true);
   }
   const $renewers = value.renewers;
-  writeArray(writer, $renewers, version >= 2, (w, e) => writeCreateDelegationTokenRequestCreatableRenewers(w, e, version));
+  {
+    const items = $renewers;
+    {
+      writer.writeArrayLength(items.length, version >= 2);
+      for (const item of items) writeCreateDelegationTokenRequestCreatableRenewers(writer, item, version);
+    }
+  }
   const $maxLifetimeMs = value.maxLifetimeMs;
   writer.writeInt64($maxLifetimeMs);
   if (version >= 2) {
@@ -93,7 +97,15 @@ function writeCreateDelegationTokenRequest(writer: Writer, value: CreateDelegati
 function readCreateDelegationTokenRequest(reader: Reader, version: number): CreateDelegationTokenRequest {
   const $ownerPrincipalType: string | null = version >= 3 ? readNullableString(reader, true) : "";
   const $ownerPrincipalName: string | null = version >= 3 ? readNullableString(reader, true) : "";
-  const $renewers: CreateDelegationTokenRequestCreatableRenewers[] = readArray(reader, version >= 2, (r) => readCreateDelegationTokenRequestCreatableRenewers(r, version));
+  let $renewers: CreateDelegationTokenRequestCreatableRenewers[];
+  {
+    const n = reader.readArrayLength(version >= 2, false);
+    {
+      const items: CreateDelegationTokenRequestCreatableRenewers[] = [];
+      for (let i = 0; i < n; i++) items.push(readCreateDelegationTokenRequestCreatableRenewers(reader, version));
+      $renewers = items;
+    }
+  }
   const $maxLifetimeMs: bigint = reader.readInt64();
   let unknownTaggedFields: TaggedField[] | undefined;
   if (version >= 2) {

@@ -5,13 +5,10 @@
 
 import {
   checkVersion,
-  readArray,
   readBytes,
-  readNullableArray,
   readString,
   readUnknownTaggedFields,
   unsupportedField,
-  writeArray,
   writeBytes,
   writeString,
   writeTaggedFields,
@@ -59,14 +56,30 @@ export interface DescribeDelegationTokenRequestDescribeDelegationTokenOwnerInput
 
 function writeDescribeDelegationTokenRequest(writer: Writer, value: DescribeDelegationTokenRequestInput, version: number): void {
   const $owners = value.owners;
-  writeArray(writer, $owners, version >= 2, (w, e) => writeDescribeDelegationTokenRequestDescribeDelegationTokenOwner(w, e, version));
+  {
+    const items = $owners;
+    if (items === null) writer.writeArrayLength(null, version >= 2);
+    else {
+      writer.writeArrayLength(items.length, version >= 2);
+      for (const item of items) writeDescribeDelegationTokenRequestDescribeDelegationTokenOwner(writer, item, version);
+    }
+  }
   if (version >= 2) {
     writeTaggedFields(writer, undefined, value._unknownTaggedFields);
   }
 }
 
 function readDescribeDelegationTokenRequest(reader: Reader, version: number): DescribeDelegationTokenRequest {
-  const $owners: DescribeDelegationTokenRequestDescribeDelegationTokenOwner[] | null = readNullableArray(reader, version >= 2, true, (r) => readDescribeDelegationTokenRequestDescribeDelegationTokenOwner(r, version));
+  let $owners: DescribeDelegationTokenRequestDescribeDelegationTokenOwner[] | null;
+  {
+    const n = reader.readArrayLength(version >= 2, true);
+    if (n < 0) $owners = null;
+    else {
+      const items: DescribeDelegationTokenRequestDescribeDelegationTokenOwner[] = [];
+      for (let i = 0; i < n; i++) items.push(readDescribeDelegationTokenRequestDescribeDelegationTokenOwner(reader, version));
+      $owners = items;
+    }
+  }
   let unknownTaggedFields: TaggedField[] | undefined;
   if (version >= 2) {
     unknownTaggedFields = readUnknownTaggedFields(reader);
@@ -220,7 +233,13 @@ function writeDescribeDelegationTokenResponse(writer: Writer, value: DescribeDel
   const $errorCode = value.errorCode;
   writer.writeInt16($errorCode);
   const $tokens = value.tokens;
-  writeArray(writer, $tokens, version >= 2, (w, e) => writeDescribeDelegationTokenResponseDescribedDelegationToken(w, e, version));
+  {
+    const items = $tokens;
+    {
+      writer.writeArrayLength(items.length, version >= 2);
+      for (const item of items) writeDescribeDelegationTokenResponseDescribedDelegationToken(writer, item, version);
+    }
+  }
   const $throttleTimeMs = value.throttleTimeMs;
   writer.writeInt32($throttleTimeMs);
   if (version >= 2) {
@@ -230,7 +249,15 @@ function writeDescribeDelegationTokenResponse(writer: Writer, value: DescribeDel
 
 function readDescribeDelegationTokenResponse(reader: Reader, version: number): DescribeDelegationTokenResponse {
   const $errorCode: number = reader.readInt16();
-  const $tokens: DescribeDelegationTokenResponseDescribedDelegationToken[] = readArray(reader, version >= 2, (r) => readDescribeDelegationTokenResponseDescribedDelegationToken(r, version));
+  let $tokens: DescribeDelegationTokenResponseDescribedDelegationToken[];
+  {
+    const n = reader.readArrayLength(version >= 2, false);
+    {
+      const items: DescribeDelegationTokenResponseDescribedDelegationToken[] = [];
+      for (let i = 0; i < n; i++) items.push(readDescribeDelegationTokenResponseDescribedDelegationToken(reader, version));
+      $tokens = items;
+    }
+  }
   const $throttleTimeMs: number = reader.readInt32();
   let unknownTaggedFields: TaggedField[] | undefined;
   if (version >= 2) {
@@ -267,7 +294,13 @@ function writeDescribeDelegationTokenResponseDescribedDelegationToken(writer: Wr
   const $hmac = value.hmac;
   writeBytes(writer, $hmac, version >= 2);
   const $renewers = value.renewers;
-  writeArray(writer, $renewers, version >= 2, (w, e) => writeDescribeDelegationTokenResponseDescribedDelegationTokenRenewer(w, e, version));
+  {
+    const items = $renewers;
+    {
+      writer.writeArrayLength(items.length, version >= 2);
+      for (const item of items) writeDescribeDelegationTokenResponseDescribedDelegationTokenRenewer(writer, item, version);
+    }
+  }
   if (version >= 2) {
     writeTaggedFields(writer, undefined, value._unknownTaggedFields);
   }
@@ -283,7 +316,15 @@ function readDescribeDelegationTokenResponseDescribedDelegationToken(reader: Rea
   const $maxTimestamp: bigint = reader.readInt64();
   const $tokenId: string = readString(reader, version >= 2);
   const $hmac: Buffer = readBytes(reader, version >= 2, false, false)!;
-  const $renewers: DescribeDelegationTokenResponseDescribedDelegationTokenRenewer[] = readArray(reader, version >= 2, (r) => readDescribeDelegationTokenResponseDescribedDelegationTokenRenewer(r, version));
+  let $renewers: DescribeDelegationTokenResponseDescribedDelegationTokenRenewer[];
+  {
+    const n = reader.readArrayLength(version >= 2, false);
+    {
+      const items: DescribeDelegationTokenResponseDescribedDelegationTokenRenewer[] = [];
+      for (let i = 0; i < n; i++) items.push(readDescribeDelegationTokenResponseDescribedDelegationTokenRenewer(reader, version));
+      $renewers = items;
+    }
+  }
   let unknownTaggedFields: TaggedField[] | undefined;
   if (version >= 2) {
     unknownTaggedFields = readUnknownTaggedFields(reader);

@@ -5,10 +5,8 @@
 
 import {
   checkVersion,
-  readArray,
   readString,
   readUnknownTaggedFields,
-  writeArray,
   writeString,
   writeTaggedFields,
   type MessageCodec,
@@ -35,14 +33,28 @@ export interface DeleteGroupsRequestInput {
 
 function writeDeleteGroupsRequest(writer: Writer, value: DeleteGroupsRequestInput, version: number): void {
   const $groupsNames = value.groupsNames;
-  writeArray(writer, $groupsNames, version >= 2, (w, e) => { writeString(w, e, version >= 2); });
+  {
+    const items = $groupsNames;
+    {
+      writer.writeArrayLength(items.length, version >= 2);
+      for (const item of items) writeString(writer, item, version >= 2);
+    }
+  }
   if (version >= 2) {
     writeTaggedFields(writer, undefined, value._unknownTaggedFields);
   }
 }
 
 function readDeleteGroupsRequest(reader: Reader, version: number): DeleteGroupsRequest {
-  const $groupsNames: string[] = readArray(reader, version >= 2, (r) => readString(r, version >= 2));
+  let $groupsNames: string[];
+  {
+    const n = reader.readArrayLength(version >= 2, false);
+    {
+      const items: string[] = [];
+      for (let i = 0; i < n; i++) items.push(readString(reader, version >= 2));
+      $groupsNames = items;
+    }
+  }
   let unknownTaggedFields: TaggedField[] | undefined;
   if (version >= 2) {
     unknownTaggedFields = readUnknownTaggedFields(reader);
@@ -118,7 +130,13 @@ function writeDeleteGroupsResponse(writer: Writer, value: DeleteGroupsResponseIn
   const $throttleTimeMs = value.throttleTimeMs;
   writer.writeInt32($throttleTimeMs);
   const $results = value.results;
-  writeArray(writer, $results, version >= 2, (w, e) => writeDeleteGroupsResponseDeletableGroupResult(w, e, version));
+  {
+    const items = $results;
+    {
+      writer.writeArrayLength(items.length, version >= 2);
+      for (const item of items) writeDeleteGroupsResponseDeletableGroupResult(writer, item, version);
+    }
+  }
   if (version >= 2) {
     writeTaggedFields(writer, undefined, value._unknownTaggedFields);
   }
@@ -126,7 +144,15 @@ function writeDeleteGroupsResponse(writer: Writer, value: DeleteGroupsResponseIn
 
 function readDeleteGroupsResponse(reader: Reader, version: number): DeleteGroupsResponse {
   const $throttleTimeMs: number = reader.readInt32();
-  const $results: DeleteGroupsResponseDeletableGroupResult[] = readArray(reader, version >= 2, (r) => readDeleteGroupsResponseDeletableGroupResult(r, version));
+  let $results: DeleteGroupsResponseDeletableGroupResult[];
+  {
+    const n = reader.readArrayLength(version >= 2, false);
+    {
+      const items: DeleteGroupsResponseDeletableGroupResult[] = [];
+      for (let i = 0; i < n; i++) items.push(readDeleteGroupsResponseDeletableGroupResult(reader, version));
+      $results = items;
+    }
+  }
   let unknownTaggedFields: TaggedField[] | undefined;
   if (version >= 2) {
     unknownTaggedFields = readUnknownTaggedFields(reader);

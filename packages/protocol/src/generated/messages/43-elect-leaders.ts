@@ -5,13 +5,10 @@
 
 import {
   checkVersion,
-  readArray,
-  readNullableArray,
   readNullableString,
   readString,
   readUnknownTaggedFields,
   unsupportedField,
-  writeArray,
   writeNullableString,
   writeString,
   writeTaggedFields,
@@ -72,7 +69,14 @@ function writeElectLeadersRequest(writer: Writer, value: ElectLeadersRequestInpu
     writer.writeInt8($electionType);
   }
   const $topicPartitions = value.topicPartitions;
-  writeArray(writer, $topicPartitions, version >= 2, (w, e) => writeElectLeadersRequestTopicPartitions(w, e, version));
+  {
+    const items = $topicPartitions;
+    if (items === null) writer.writeArrayLength(null, version >= 2);
+    else {
+      writer.writeArrayLength(items.length, version >= 2);
+      for (const item of items) writeElectLeadersRequestTopicPartitions(writer, item, version);
+    }
+  }
   const $timeoutMs = (value.timeoutMs ?? 60000);
   writer.writeInt32($timeoutMs);
   if (version >= 2) {
@@ -82,7 +86,16 @@ function writeElectLeadersRequest(writer: Writer, value: ElectLeadersRequestInpu
 
 function readElectLeadersRequest(reader: Reader, version: number): ElectLeadersRequest {
   const $electionType: number = version >= 1 ? reader.readInt8() : 0;
-  const $topicPartitions: ElectLeadersRequestTopicPartitions[] | null = readNullableArray(reader, version >= 2, true, (r) => readElectLeadersRequestTopicPartitions(r, version));
+  let $topicPartitions: ElectLeadersRequestTopicPartitions[] | null;
+  {
+    const n = reader.readArrayLength(version >= 2, true);
+    if (n < 0) $topicPartitions = null;
+    else {
+      const items: ElectLeadersRequestTopicPartitions[] = [];
+      for (let i = 0; i < n; i++) items.push(readElectLeadersRequestTopicPartitions(reader, version));
+      $topicPartitions = items;
+    }
+  }
   const $timeoutMs: number = reader.readInt32();
   let unknownTaggedFields: TaggedField[] | undefined;
   if (version >= 2) {
@@ -97,7 +110,13 @@ function writeElectLeadersRequestTopicPartitions(writer: Writer, value: ElectLea
   const $topic = value.topic;
   writeString(writer, $topic, version >= 2);
   const $partitions = value.partitions;
-  writeArray(writer, $partitions, version >= 2, (w, e) => { w.writeInt32(e); });
+  {
+    const items = $partitions;
+    {
+      writer.writeArrayLength(items.length, version >= 2);
+      for (const item of items) writer.writeInt32(item);
+    }
+  }
   if (version >= 2) {
     writeTaggedFields(writer, undefined, value._unknownTaggedFields);
   }
@@ -105,7 +124,15 @@ function writeElectLeadersRequestTopicPartitions(writer: Writer, value: ElectLea
 
 function readElectLeadersRequestTopicPartitions(reader: Reader, version: number): ElectLeadersRequestTopicPartitions {
   const $topic: string = readString(reader, version >= 2);
-  const $partitions: number[] = readArray(reader, version >= 2, (r) => r.readInt32());
+  let $partitions: number[];
+  {
+    const n = reader.readArrayLength(version >= 2, false);
+    {
+      const items: number[] = [];
+      for (let i = 0; i < n; i++) items.push(reader.readInt32());
+      $partitions = items;
+    }
+  }
   let unknownTaggedFields: TaggedField[] | undefined;
   if (version >= 2) {
     unknownTaggedFields = readUnknownTaggedFields(reader);
@@ -214,7 +241,13 @@ function writeElectLeadersResponse(writer: Writer, value: ElectLeadersResponseIn
     writer.writeInt16($errorCode);
   }
   const $replicaElectionResults = value.replicaElectionResults;
-  writeArray(writer, $replicaElectionResults, version >= 2, (w, e) => writeElectLeadersResponseReplicaElectionResult(w, e, version));
+  {
+    const items = $replicaElectionResults;
+    {
+      writer.writeArrayLength(items.length, version >= 2);
+      for (const item of items) writeElectLeadersResponseReplicaElectionResult(writer, item, version);
+    }
+  }
   if (version >= 2) {
     writeTaggedFields(writer, undefined, value._unknownTaggedFields);
   }
@@ -223,7 +256,15 @@ function writeElectLeadersResponse(writer: Writer, value: ElectLeadersResponseIn
 function readElectLeadersResponse(reader: Reader, version: number): ElectLeadersResponse {
   const $throttleTimeMs: number = reader.readInt32();
   const $errorCode: number = version >= 1 ? reader.readInt16() : 0;
-  const $replicaElectionResults: ElectLeadersResponseReplicaElectionResult[] = readArray(reader, version >= 2, (r) => readElectLeadersResponseReplicaElectionResult(r, version));
+  let $replicaElectionResults: ElectLeadersResponseReplicaElectionResult[];
+  {
+    const n = reader.readArrayLength(version >= 2, false);
+    {
+      const items: ElectLeadersResponseReplicaElectionResult[] = [];
+      for (let i = 0; i < n; i++) items.push(readElectLeadersResponseReplicaElectionResult(reader, version));
+      $replicaElectionResults = items;
+    }
+  }
   let unknownTaggedFields: TaggedField[] | undefined;
   if (version >= 2) {
     unknownTaggedFields = readUnknownTaggedFields(reader);
@@ -237,7 +278,13 @@ function writeElectLeadersResponseReplicaElectionResult(writer: Writer, value: E
   const $topic = value.topic;
   writeString(writer, $topic, version >= 2);
   const $partitionResult = value.partitionResult;
-  writeArray(writer, $partitionResult, version >= 2, (w, e) => writeElectLeadersResponsePartitionResult(w, e, version));
+  {
+    const items = $partitionResult;
+    {
+      writer.writeArrayLength(items.length, version >= 2);
+      for (const item of items) writeElectLeadersResponsePartitionResult(writer, item, version);
+    }
+  }
   if (version >= 2) {
     writeTaggedFields(writer, undefined, value._unknownTaggedFields);
   }
@@ -245,7 +292,15 @@ function writeElectLeadersResponseReplicaElectionResult(writer: Writer, value: E
 
 function readElectLeadersResponseReplicaElectionResult(reader: Reader, version: number): ElectLeadersResponseReplicaElectionResult {
   const $topic: string = readString(reader, version >= 2);
-  const $partitionResult: ElectLeadersResponsePartitionResult[] = readArray(reader, version >= 2, (r) => readElectLeadersResponsePartitionResult(r, version));
+  let $partitionResult: ElectLeadersResponsePartitionResult[];
+  {
+    const n = reader.readArrayLength(version >= 2, false);
+    {
+      const items: ElectLeadersResponsePartitionResult[] = [];
+      for (let i = 0; i < n; i++) items.push(readElectLeadersResponsePartitionResult(reader, version));
+      $partitionResult = items;
+    }
+  }
   let unknownTaggedFields: TaggedField[] | undefined;
   if (version >= 2) {
     unknownTaggedFields = readUnknownTaggedFields(reader);

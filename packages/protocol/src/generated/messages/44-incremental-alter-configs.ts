@@ -5,11 +5,9 @@
 
 import {
   checkVersion,
-  readArray,
   readNullableString,
   readString,
   readUnknownTaggedFields,
-  writeArray,
   writeNullableString,
   writeString,
   writeTaggedFields,
@@ -89,7 +87,13 @@ export interface IncrementalAlterConfigsRequestAlterableConfigInput {
 
 function writeIncrementalAlterConfigsRequest(writer: Writer, value: IncrementalAlterConfigsRequestInput, version: number): void {
   const $resources = value.resources;
-  writeArray(writer, $resources, version >= 1, (w, e) => writeIncrementalAlterConfigsRequestAlterConfigsResource(w, e, version));
+  {
+    const items = $resources;
+    {
+      writer.writeArrayLength(items.length, version >= 1);
+      for (const item of items) writeIncrementalAlterConfigsRequestAlterConfigsResource(writer, item, version);
+    }
+  }
   const $validateOnly = value.validateOnly;
   writer.writeBool($validateOnly);
   if (version >= 1) {
@@ -98,7 +102,15 @@ function writeIncrementalAlterConfigsRequest(writer: Writer, value: IncrementalA
 }
 
 function readIncrementalAlterConfigsRequest(reader: Reader, version: number): IncrementalAlterConfigsRequest {
-  const $resources: IncrementalAlterConfigsRequestAlterConfigsResource[] = readArray(reader, version >= 1, (r) => readIncrementalAlterConfigsRequestAlterConfigsResource(r, version));
+  let $resources: IncrementalAlterConfigsRequestAlterConfigsResource[];
+  {
+    const n = reader.readArrayLength(version >= 1, false);
+    {
+      const items: IncrementalAlterConfigsRequestAlterConfigsResource[] = [];
+      for (let i = 0; i < n; i++) items.push(readIncrementalAlterConfigsRequestAlterConfigsResource(reader, version));
+      $resources = items;
+    }
+  }
   const $validateOnly: boolean = reader.readBool();
   let unknownTaggedFields: TaggedField[] | undefined;
   if (version >= 1) {
@@ -115,7 +127,13 @@ function writeIncrementalAlterConfigsRequestAlterConfigsResource(writer: Writer,
   const $resourceName = value.resourceName;
   writeString(writer, $resourceName, version >= 1);
   const $configs = value.configs;
-  writeArray(writer, $configs, version >= 1, (w, e) => writeIncrementalAlterConfigsRequestAlterableConfig(w, e, version));
+  {
+    const items = $configs;
+    {
+      writer.writeArrayLength(items.length, version >= 1);
+      for (const item of items) writeIncrementalAlterConfigsRequestAlterableConfig(writer, item, version);
+    }
+  }
   if (version >= 1) {
     writeTaggedFields(writer, undefined, value._unknownTaggedFields);
   }
@@ -124,7 +142,15 @@ function writeIncrementalAlterConfigsRequestAlterConfigsResource(writer: Writer,
 function readIncrementalAlterConfigsRequestAlterConfigsResource(reader: Reader, version: number): IncrementalAlterConfigsRequestAlterConfigsResource {
   const $resourceType: number = reader.readInt8();
   const $resourceName: string = readString(reader, version >= 1);
-  const $configs: IncrementalAlterConfigsRequestAlterableConfig[] = readArray(reader, version >= 1, (r) => readIncrementalAlterConfigsRequestAlterableConfig(r, version));
+  let $configs: IncrementalAlterConfigsRequestAlterableConfig[];
+  {
+    const n = reader.readArrayLength(version >= 1, false);
+    {
+      const items: IncrementalAlterConfigsRequestAlterableConfig[] = [];
+      for (let i = 0; i < n; i++) items.push(readIncrementalAlterConfigsRequestAlterableConfig(reader, version));
+      $configs = items;
+    }
+  }
   let unknownTaggedFields: TaggedField[] | undefined;
   if (version >= 1) {
     unknownTaggedFields = readUnknownTaggedFields(reader);
@@ -233,7 +259,13 @@ function writeIncrementalAlterConfigsResponse(writer: Writer, value: Incremental
   const $throttleTimeMs = value.throttleTimeMs;
   writer.writeInt32($throttleTimeMs);
   const $responses = value.responses;
-  writeArray(writer, $responses, version >= 1, (w, e) => writeIncrementalAlterConfigsResponseAlterConfigsResourceResponse(w, e, version));
+  {
+    const items = $responses;
+    {
+      writer.writeArrayLength(items.length, version >= 1);
+      for (const item of items) writeIncrementalAlterConfigsResponseAlterConfigsResourceResponse(writer, item, version);
+    }
+  }
   if (version >= 1) {
     writeTaggedFields(writer, undefined, value._unknownTaggedFields);
   }
@@ -241,7 +273,15 @@ function writeIncrementalAlterConfigsResponse(writer: Writer, value: Incremental
 
 function readIncrementalAlterConfigsResponse(reader: Reader, version: number): IncrementalAlterConfigsResponse {
   const $throttleTimeMs: number = reader.readInt32();
-  const $responses: IncrementalAlterConfigsResponseAlterConfigsResourceResponse[] = readArray(reader, version >= 1, (r) => readIncrementalAlterConfigsResponseAlterConfigsResourceResponse(r, version));
+  let $responses: IncrementalAlterConfigsResponseAlterConfigsResourceResponse[];
+  {
+    const n = reader.readArrayLength(version >= 1, false);
+    {
+      const items: IncrementalAlterConfigsResponseAlterConfigsResourceResponse[] = [];
+      for (let i = 0; i < n; i++) items.push(readIncrementalAlterConfigsResponseAlterConfigsResourceResponse(reader, version));
+      $responses = items;
+    }
+  }
   let unknownTaggedFields: TaggedField[] | undefined;
   if (version >= 1) {
     unknownTaggedFields = readUnknownTaggedFields(reader);

@@ -5,12 +5,9 @@
 
 import {
   checkVersion,
-  readArray,
-  readNullableArray,
   readNullableString,
   readString,
   readUnknownTaggedFields,
-  writeArray,
   writeNullableString,
   writeString,
   writeTaggedFields,
@@ -84,7 +81,13 @@ function writeAlterPartitionReassignmentsRequest(writer: Writer, value: AlterPar
   const $timeoutMs = (value.timeoutMs ?? 60000);
   writer.writeInt32($timeoutMs);
   const $topics = value.topics;
-  writeArray(writer, $topics, true, (w, e) => writeAlterPartitionReassignmentsRequestReassignableTopic(w, e, version));
+  {
+    const items = $topics;
+    {
+      writer.writeArrayLength(items.length, true);
+      for (const item of items) writeAlterPartitionReassignmentsRequestReassignableTopic(writer, item, version);
+    }
+  }
   {
     writeTaggedFields(writer, undefined, value._unknownTaggedFields);
   }
@@ -92,7 +95,15 @@ function writeAlterPartitionReassignmentsRequest(writer: Writer, value: AlterPar
 
 function readAlterPartitionReassignmentsRequest(reader: Reader, version: number): AlterPartitionReassignmentsRequest {
   const $timeoutMs: number = reader.readInt32();
-  const $topics: AlterPartitionReassignmentsRequestReassignableTopic[] = readArray(reader, true, (r) => readAlterPartitionReassignmentsRequestReassignableTopic(r, version));
+  let $topics: AlterPartitionReassignmentsRequestReassignableTopic[];
+  {
+    const n = reader.readArrayLength(true, false);
+    {
+      const items: AlterPartitionReassignmentsRequestReassignableTopic[] = [];
+      for (let i = 0; i < n; i++) items.push(readAlterPartitionReassignmentsRequestReassignableTopic(reader, version));
+      $topics = items;
+    }
+  }
   let unknownTaggedFields: TaggedField[] | undefined;
   {
     unknownTaggedFields = readUnknownTaggedFields(reader);
@@ -106,7 +117,13 @@ function writeAlterPartitionReassignmentsRequestReassignableTopic(writer: Writer
   const $name = value.name;
   writeString(writer, $name, true);
   const $partitions = value.partitions;
-  writeArray(writer, $partitions, true, (w, e) => writeAlterPartitionReassignmentsRequestReassignablePartition(w, e, version));
+  {
+    const items = $partitions;
+    {
+      writer.writeArrayLength(items.length, true);
+      for (const item of items) writeAlterPartitionReassignmentsRequestReassignablePartition(writer, item, version);
+    }
+  }
   {
     writeTaggedFields(writer, undefined, value._unknownTaggedFields);
   }
@@ -114,7 +131,15 @@ function writeAlterPartitionReassignmentsRequestReassignableTopic(writer: Writer
 
 function readAlterPartitionReassignmentsRequestReassignableTopic(reader: Reader, version: number): AlterPartitionReassignmentsRequestReassignableTopic {
   const $name: string = readString(reader, true);
-  const $partitions: AlterPartitionReassignmentsRequestReassignablePartition[] = readArray(reader, true, (r) => readAlterPartitionReassignmentsRequestReassignablePartition(r, version));
+  let $partitions: AlterPartitionReassignmentsRequestReassignablePartition[];
+  {
+    const n = reader.readArrayLength(true, false);
+    {
+      const items: AlterPartitionReassignmentsRequestReassignablePartition[] = [];
+      for (let i = 0; i < n; i++) items.push(readAlterPartitionReassignmentsRequestReassignablePartition(reader, version));
+      $partitions = items;
+    }
+  }
   let unknownTaggedFields: TaggedField[] | undefined;
   {
     unknownTaggedFields = readUnknownTaggedFields(reader);
@@ -128,7 +153,14 @@ function writeAlterPartitionReassignmentsRequestReassignablePartition(writer: Wr
   const $partitionIndex = value.partitionIndex;
   writer.writeInt32($partitionIndex);
   const $replicas = (value.replicas ?? null);
-  writeArray(writer, $replicas, true, (w, e) => { w.writeInt32(e); });
+  {
+    const items = $replicas;
+    if (items === null) writer.writeArrayLength(null, true);
+    else {
+      writer.writeArrayLength(items.length, true);
+      for (const item of items) writer.writeInt32(item);
+    }
+  }
   {
     writeTaggedFields(writer, undefined, value._unknownTaggedFields);
   }
@@ -136,7 +168,16 @@ function writeAlterPartitionReassignmentsRequestReassignablePartition(writer: Wr
 
 function readAlterPartitionReassignmentsRequestReassignablePartition(reader: Reader, _version: number): AlterPartitionReassignmentsRequestReassignablePartition {
   const $partitionIndex: number = reader.readInt32();
-  const $replicas: number[] | null = readNullableArray(reader, true, true, (r) => r.readInt32());
+  let $replicas: number[] | null;
+  {
+    const n = reader.readArrayLength(true, true);
+    if (n < 0) $replicas = null;
+    else {
+      const items: number[] = [];
+      for (let i = 0; i < n; i++) items.push(reader.readInt32());
+      $replicas = items;
+    }
+  }
   let unknownTaggedFields: TaggedField[] | undefined;
   {
     unknownTaggedFields = readUnknownTaggedFields(reader);
@@ -248,7 +289,13 @@ function writeAlterPartitionReassignmentsResponse(writer: Writer, value: AlterPa
   const $errorMessage = value.errorMessage;
   writeNullableString(writer, $errorMessage, true);
   const $responses = value.responses;
-  writeArray(writer, $responses, true, (w, e) => writeAlterPartitionReassignmentsResponseReassignableTopicResponse(w, e, version));
+  {
+    const items = $responses;
+    {
+      writer.writeArrayLength(items.length, true);
+      for (const item of items) writeAlterPartitionReassignmentsResponseReassignableTopicResponse(writer, item, version);
+    }
+  }
   {
     writeTaggedFields(writer, undefined, value._unknownTaggedFields);
   }
@@ -258,7 +305,15 @@ function readAlterPartitionReassignmentsResponse(reader: Reader, version: number
   const $throttleTimeMs: number = reader.readInt32();
   const $errorCode: number = reader.readInt16();
   const $errorMessage: string | null = readNullableString(reader, true);
-  const $responses: AlterPartitionReassignmentsResponseReassignableTopicResponse[] = readArray(reader, true, (r) => readAlterPartitionReassignmentsResponseReassignableTopicResponse(r, version));
+  let $responses: AlterPartitionReassignmentsResponseReassignableTopicResponse[];
+  {
+    const n = reader.readArrayLength(true, false);
+    {
+      const items: AlterPartitionReassignmentsResponseReassignableTopicResponse[] = [];
+      for (let i = 0; i < n; i++) items.push(readAlterPartitionReassignmentsResponseReassignableTopicResponse(reader, version));
+      $responses = items;
+    }
+  }
   let unknownTaggedFields: TaggedField[] | undefined;
   {
     unknownTaggedFields = readUnknownTaggedFields(reader);
@@ -272,7 +327,13 @@ function writeAlterPartitionReassignmentsResponseReassignableTopicResponse(write
   const $name = value.name;
   writeString(writer, $name, true);
   const $partitions = value.partitions;
-  writeArray(writer, $partitions, true, (w, e) => writeAlterPartitionReassignmentsResponseReassignablePartitionResponse(w, e, version));
+  {
+    const items = $partitions;
+    {
+      writer.writeArrayLength(items.length, true);
+      for (const item of items) writeAlterPartitionReassignmentsResponseReassignablePartitionResponse(writer, item, version);
+    }
+  }
   {
     writeTaggedFields(writer, undefined, value._unknownTaggedFields);
   }
@@ -280,7 +341,15 @@ function writeAlterPartitionReassignmentsResponseReassignableTopicResponse(write
 
 function readAlterPartitionReassignmentsResponseReassignableTopicResponse(reader: Reader, version: number): AlterPartitionReassignmentsResponseReassignableTopicResponse {
   const $name: string = readString(reader, true);
-  const $partitions: AlterPartitionReassignmentsResponseReassignablePartitionResponse[] = readArray(reader, true, (r) => readAlterPartitionReassignmentsResponseReassignablePartitionResponse(r, version));
+  let $partitions: AlterPartitionReassignmentsResponseReassignablePartitionResponse[];
+  {
+    const n = reader.readArrayLength(true, false);
+    {
+      const items: AlterPartitionReassignmentsResponseReassignablePartitionResponse[] = [];
+      for (let i = 0; i < n; i++) items.push(readAlterPartitionReassignmentsResponseReassignablePartitionResponse(reader, version));
+      $partitions = items;
+    }
+  }
   let unknownTaggedFields: TaggedField[] | undefined;
   {
     unknownTaggedFields = readUnknownTaggedFields(reader);

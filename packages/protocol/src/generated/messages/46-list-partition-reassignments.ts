@@ -5,12 +5,9 @@
 
 import {
   checkVersion,
-  readArray,
-  readNullableArray,
   readNullableString,
   readString,
   readUnknownTaggedFields,
-  writeArray,
   writeNullableString,
   writeString,
   writeTaggedFields,
@@ -64,7 +61,14 @@ function writeListPartitionReassignmentsRequest(writer: Writer, value: ListParti
   const $timeoutMs = (value.timeoutMs ?? 60000);
   writer.writeInt32($timeoutMs);
   const $topics = (value.topics ?? null);
-  writeArray(writer, $topics, true, (w, e) => writeListPartitionReassignmentsRequestListPartitionReassignmentsTopics(w, e, version));
+  {
+    const items = $topics;
+    if (items === null) writer.writeArrayLength(null, true);
+    else {
+      writer.writeArrayLength(items.length, true);
+      for (const item of items) writeListPartitionReassignmentsRequestListPartitionReassignmentsTopics(writer, item, version);
+    }
+  }
   {
     writeTaggedFields(writer, undefined, value._unknownTaggedFields);
   }
@@ -72,7 +76,16 @@ function writeListPartitionReassignmentsRequest(writer: Writer, value: ListParti
 
 function readListPartitionReassignmentsRequest(reader: Reader, version: number): ListPartitionReassignmentsRequest {
   const $timeoutMs: number = reader.readInt32();
-  const $topics: ListPartitionReassignmentsRequestListPartitionReassignmentsTopics[] | null = readNullableArray(reader, true, true, (r) => readListPartitionReassignmentsRequestListPartitionReassignmentsTopics(r, version));
+  let $topics: ListPartitionReassignmentsRequestListPartitionReassignmentsTopics[] | null;
+  {
+    const n = reader.readArrayLength(true, true);
+    if (n < 0) $topics = null;
+    else {
+      const items: ListPartitionReassignmentsRequestListPartitionReassignmentsTopics[] = [];
+      for (let i = 0; i < n; i++) items.push(readListPartitionReassignmentsRequestListPartitionReassignmentsTopics(reader, version));
+      $topics = items;
+    }
+  }
   let unknownTaggedFields: TaggedField[] | undefined;
   {
     unknownTaggedFields = readUnknownTaggedFields(reader);
@@ -86,7 +99,13 @@ function writeListPartitionReassignmentsRequestListPartitionReassignmentsTopics(
   const $name = value.name;
   writeString(writer, $name, true);
   const $partitionIndexes = value.partitionIndexes;
-  writeArray(writer, $partitionIndexes, true, (w, e) => { w.writeInt32(e); });
+  {
+    const items = $partitionIndexes;
+    {
+      writer.writeArrayLength(items.length, true);
+      for (const item of items) writer.writeInt32(item);
+    }
+  }
   {
     writeTaggedFields(writer, undefined, value._unknownTaggedFields);
   }
@@ -94,7 +113,15 @@ function writeListPartitionReassignmentsRequestListPartitionReassignmentsTopics(
 
 function readListPartitionReassignmentsRequestListPartitionReassignmentsTopics(reader: Reader, _version: number): ListPartitionReassignmentsRequestListPartitionReassignmentsTopics {
   const $name: string = readString(reader, true);
-  const $partitionIndexes: number[] = readArray(reader, true, (r) => r.readInt32());
+  let $partitionIndexes: number[];
+  {
+    const n = reader.readArrayLength(true, false);
+    {
+      const items: number[] = [];
+      for (let i = 0; i < n; i++) items.push(reader.readInt32());
+      $partitionIndexes = items;
+    }
+  }
   let unknownTaggedFields: TaggedField[] | undefined;
   {
     unknownTaggedFields = readUnknownTaggedFields(reader);
@@ -210,7 +237,13 @@ function writeListPartitionReassignmentsResponse(writer: Writer, value: ListPart
   const $errorMessage = value.errorMessage;
   writeNullableString(writer, $errorMessage, true);
   const $topics = value.topics;
-  writeArray(writer, $topics, true, (w, e) => writeListPartitionReassignmentsResponseOngoingTopicReassignment(w, e, version));
+  {
+    const items = $topics;
+    {
+      writer.writeArrayLength(items.length, true);
+      for (const item of items) writeListPartitionReassignmentsResponseOngoingTopicReassignment(writer, item, version);
+    }
+  }
   {
     writeTaggedFields(writer, undefined, value._unknownTaggedFields);
   }
@@ -220,7 +253,15 @@ function readListPartitionReassignmentsResponse(reader: Reader, version: number)
   const $throttleTimeMs: number = reader.readInt32();
   const $errorCode: number = reader.readInt16();
   const $errorMessage: string | null = readNullableString(reader, true);
-  const $topics: ListPartitionReassignmentsResponseOngoingTopicReassignment[] = readArray(reader, true, (r) => readListPartitionReassignmentsResponseOngoingTopicReassignment(r, version));
+  let $topics: ListPartitionReassignmentsResponseOngoingTopicReassignment[];
+  {
+    const n = reader.readArrayLength(true, false);
+    {
+      const items: ListPartitionReassignmentsResponseOngoingTopicReassignment[] = [];
+      for (let i = 0; i < n; i++) items.push(readListPartitionReassignmentsResponseOngoingTopicReassignment(reader, version));
+      $topics = items;
+    }
+  }
   let unknownTaggedFields: TaggedField[] | undefined;
   {
     unknownTaggedFields = readUnknownTaggedFields(reader);
@@ -234,7 +275,13 @@ function writeListPartitionReassignmentsResponseOngoingTopicReassignment(writer:
   const $name = value.name;
   writeString(writer, $name, true);
   const $partitions = value.partitions;
-  writeArray(writer, $partitions, true, (w, e) => writeListPartitionReassignmentsResponseOngoingPartitionReassignment(w, e, version));
+  {
+    const items = $partitions;
+    {
+      writer.writeArrayLength(items.length, true);
+      for (const item of items) writeListPartitionReassignmentsResponseOngoingPartitionReassignment(writer, item, version);
+    }
+  }
   {
     writeTaggedFields(writer, undefined, value._unknownTaggedFields);
   }
@@ -242,7 +289,15 @@ function writeListPartitionReassignmentsResponseOngoingTopicReassignment(writer:
 
 function readListPartitionReassignmentsResponseOngoingTopicReassignment(reader: Reader, version: number): ListPartitionReassignmentsResponseOngoingTopicReassignment {
   const $name: string = readString(reader, true);
-  const $partitions: ListPartitionReassignmentsResponseOngoingPartitionReassignment[] = readArray(reader, true, (r) => readListPartitionReassignmentsResponseOngoingPartitionReassignment(r, version));
+  let $partitions: ListPartitionReassignmentsResponseOngoingPartitionReassignment[];
+  {
+    const n = reader.readArrayLength(true, false);
+    {
+      const items: ListPartitionReassignmentsResponseOngoingPartitionReassignment[] = [];
+      for (let i = 0; i < n; i++) items.push(readListPartitionReassignmentsResponseOngoingPartitionReassignment(reader, version));
+      $partitions = items;
+    }
+  }
   let unknownTaggedFields: TaggedField[] | undefined;
   {
     unknownTaggedFields = readUnknownTaggedFields(reader);
@@ -256,11 +311,29 @@ function writeListPartitionReassignmentsResponseOngoingPartitionReassignment(wri
   const $partitionIndex = value.partitionIndex;
   writer.writeInt32($partitionIndex);
   const $replicas = value.replicas;
-  writeArray(writer, $replicas, true, (w, e) => { w.writeInt32(e); });
+  {
+    const items = $replicas;
+    {
+      writer.writeArrayLength(items.length, true);
+      for (const item of items) writer.writeInt32(item);
+    }
+  }
   const $addingReplicas = value.addingReplicas;
-  writeArray(writer, $addingReplicas, true, (w, e) => { w.writeInt32(e); });
+  {
+    const items = $addingReplicas;
+    {
+      writer.writeArrayLength(items.length, true);
+      for (const item of items) writer.writeInt32(item);
+    }
+  }
   const $removingReplicas = value.removingReplicas;
-  writeArray(writer, $removingReplicas, true, (w, e) => { w.writeInt32(e); });
+  {
+    const items = $removingReplicas;
+    {
+      writer.writeArrayLength(items.length, true);
+      for (const item of items) writer.writeInt32(item);
+    }
+  }
   {
     writeTaggedFields(writer, undefined, value._unknownTaggedFields);
   }
@@ -268,9 +341,33 @@ function writeListPartitionReassignmentsResponseOngoingPartitionReassignment(wri
 
 function readListPartitionReassignmentsResponseOngoingPartitionReassignment(reader: Reader, _version: number): ListPartitionReassignmentsResponseOngoingPartitionReassignment {
   const $partitionIndex: number = reader.readInt32();
-  const $replicas: number[] = readArray(reader, true, (r) => r.readInt32());
-  const $addingReplicas: number[] = readArray(reader, true, (r) => r.readInt32());
-  const $removingReplicas: number[] = readArray(reader, true, (r) => r.readInt32());
+  let $replicas: number[];
+  {
+    const n = reader.readArrayLength(true, false);
+    {
+      const items: number[] = [];
+      for (let i = 0; i < n; i++) items.push(reader.readInt32());
+      $replicas = items;
+    }
+  }
+  let $addingReplicas: number[];
+  {
+    const n = reader.readArrayLength(true, false);
+    {
+      const items: number[] = [];
+      for (let i = 0; i < n; i++) items.push(reader.readInt32());
+      $addingReplicas = items;
+    }
+  }
+  let $removingReplicas: number[];
+  {
+    const n = reader.readArrayLength(true, false);
+    {
+      const items: number[] = [];
+      for (let i = 0; i < n; i++) items.push(reader.readInt32());
+      $removingReplicas = items;
+    }
+  }
   let unknownTaggedFields: TaggedField[] | undefined;
   {
     unknownTaggedFields = readUnknownTaggedFields(reader);

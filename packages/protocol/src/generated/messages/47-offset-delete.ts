@@ -5,9 +5,7 @@
 
 import {
   checkVersion,
-  readArray,
   readString,
-  writeArray,
   writeString,
   type MessageCodec,
 } from '../../primitives/codec-support.ts';
@@ -19,7 +17,7 @@ export interface OffsetDeleteRequest {
   /** The unique group identifier. (versions 0+) */
   groupId: string;
   /** The topics to delete offsets for (versions 0+) */
-  topics: OffsetDeleteRequestOffsetDeleteRequestTopic[];
+  topics: OffsetDeleteRequestTopic[];
 }
 
 /** OffsetDeleteRequest, versions 0 (to encode: fields with a default may be left out). */
@@ -27,33 +25,33 @@ export interface OffsetDeleteRequestInput {
   /** The unique group identifier. (versions 0+) */
   groupId: string;
   /** The topics to delete offsets for (versions 0+) */
-  topics: readonly OffsetDeleteRequestOffsetDeleteRequestTopicInput[];
+  topics: readonly OffsetDeleteRequestTopicInput[];
 }
 
 /** OffsetDeleteRequestTopic of OffsetDeleteRequest. */
-export interface OffsetDeleteRequestOffsetDeleteRequestTopic {
+export interface OffsetDeleteRequestTopic {
   /** The topic name. (versions 0+; map key) */
   name: string;
   /** Each partition to delete offsets for. (versions 0+) */
-  partitions: OffsetDeleteRequestOffsetDeleteRequestPartition[];
+  partitions: OffsetDeleteRequestPartition[];
 }
 
 /** OffsetDeleteRequestTopic of OffsetDeleteRequest (to encode). */
-export interface OffsetDeleteRequestOffsetDeleteRequestTopicInput {
+export interface OffsetDeleteRequestTopicInput {
   /** The topic name. (versions 0+; map key) */
   name: string;
   /** Each partition to delete offsets for. (versions 0+) */
-  partitions: readonly OffsetDeleteRequestOffsetDeleteRequestPartitionInput[];
+  partitions: readonly OffsetDeleteRequestPartitionInput[];
 }
 
 /** OffsetDeleteRequestPartition of OffsetDeleteRequest. */
-export interface OffsetDeleteRequestOffsetDeleteRequestPartition {
+export interface OffsetDeleteRequestPartition {
   /** The partition index. (versions 0+) */
   partitionIndex: number;
 }
 
 /** OffsetDeleteRequestPartition of OffsetDeleteRequest (to encode). */
-export interface OffsetDeleteRequestOffsetDeleteRequestPartitionInput {
+export interface OffsetDeleteRequestPartitionInput {
   /** The partition index. (versions 0+) */
   partitionIndex: number;
 }
@@ -62,38 +60,66 @@ function writeOffsetDeleteRequest(writer: Writer, value: OffsetDeleteRequestInpu
   const $groupId = value.groupId;
   writeString(writer, $groupId, false);
   const $topics = value.topics;
-  writeArray(writer, $topics, false, (w, e) => writeOffsetDeleteRequestOffsetDeleteRequestTopic(w, e, version));
+  {
+    const items = $topics;
+    {
+      writer.writeArrayLength(items.length, false);
+      for (const item of items) writeOffsetDeleteRequestTopic(writer, item, version);
+    }
+  }
 }
 
 function readOffsetDeleteRequest(reader: Reader, version: number): OffsetDeleteRequest {
   const $groupId: string = readString(reader, false);
-  const $topics: OffsetDeleteRequestOffsetDeleteRequestTopic[] = readArray(reader, false, (r) => readOffsetDeleteRequestOffsetDeleteRequestTopic(r, version));
+  let $topics: OffsetDeleteRequestTopic[];
+  {
+    const n = reader.readArrayLength(false, false);
+    {
+      const items: OffsetDeleteRequestTopic[] = [];
+      for (let i = 0; i < n; i++) items.push(readOffsetDeleteRequestTopic(reader, version));
+      $topics = items;
+    }
+  }
   const result: OffsetDeleteRequest = { groupId: $groupId, topics: $topics };
   return result;
 }
 
-function writeOffsetDeleteRequestOffsetDeleteRequestTopic(writer: Writer, value: OffsetDeleteRequestOffsetDeleteRequestTopicInput, version: number): void {
+function writeOffsetDeleteRequestTopic(writer: Writer, value: OffsetDeleteRequestTopicInput, version: number): void {
   const $name = value.name;
   writeString(writer, $name, false);
   const $partitions = value.partitions;
-  writeArray(writer, $partitions, false, (w, e) => writeOffsetDeleteRequestOffsetDeleteRequestPartition(w, e, version));
+  {
+    const items = $partitions;
+    {
+      writer.writeArrayLength(items.length, false);
+      for (const item of items) writeOffsetDeleteRequestPartition(writer, item, version);
+    }
+  }
 }
 
-function readOffsetDeleteRequestOffsetDeleteRequestTopic(reader: Reader, version: number): OffsetDeleteRequestOffsetDeleteRequestTopic {
+function readOffsetDeleteRequestTopic(reader: Reader, version: number): OffsetDeleteRequestTopic {
   const $name: string = readString(reader, false);
-  const $partitions: OffsetDeleteRequestOffsetDeleteRequestPartition[] = readArray(reader, false, (r) => readOffsetDeleteRequestOffsetDeleteRequestPartition(r, version));
-  const result: OffsetDeleteRequestOffsetDeleteRequestTopic = { name: $name, partitions: $partitions };
+  let $partitions: OffsetDeleteRequestPartition[];
+  {
+    const n = reader.readArrayLength(false, false);
+    {
+      const items: OffsetDeleteRequestPartition[] = [];
+      for (let i = 0; i < n; i++) items.push(readOffsetDeleteRequestPartition(reader, version));
+      $partitions = items;
+    }
+  }
+  const result: OffsetDeleteRequestTopic = { name: $name, partitions: $partitions };
   return result;
 }
 
-function writeOffsetDeleteRequestOffsetDeleteRequestPartition(writer: Writer, value: OffsetDeleteRequestOffsetDeleteRequestPartitionInput, _version: number): void {
+function writeOffsetDeleteRequestPartition(writer: Writer, value: OffsetDeleteRequestPartitionInput, _version: number): void {
   const $partitionIndex = value.partitionIndex;
   writer.writeInt32($partitionIndex);
 }
 
-function readOffsetDeleteRequestOffsetDeleteRequestPartition(reader: Reader, _version: number): OffsetDeleteRequestOffsetDeleteRequestPartition {
+function readOffsetDeleteRequestPartition(reader: Reader, _version: number): OffsetDeleteRequestPartition {
   const $partitionIndex: number = reader.readInt32();
-  const result: OffsetDeleteRequestOffsetDeleteRequestPartition = { partitionIndex: $partitionIndex };
+  const result: OffsetDeleteRequestPartition = { partitionIndex: $partitionIndex };
   return result;
 }
 
@@ -126,7 +152,7 @@ export interface OffsetDeleteResponse {
   /** The duration in milliseconds for which the request was throttled due to a quota violation, or zero if the request did not violate any quota. (versions 0+; ignorable) */
   throttleTimeMs: number;
   /** The responses for each topic. (versions 0+) */
-  topics: OffsetDeleteResponseOffsetDeleteResponseTopic[];
+  topics: OffsetDeleteResponseTopic[];
 }
 
 /** OffsetDeleteResponse, versions 0 (to encode: fields with a default may be left out). */
@@ -136,27 +162,27 @@ export interface OffsetDeleteResponseInput {
   /** The duration in milliseconds for which the request was throttled due to a quota violation, or zero if the request did not violate any quota. (versions 0+; ignorable) */
   throttleTimeMs: number;
   /** The responses for each topic. (versions 0+) */
-  topics: readonly OffsetDeleteResponseOffsetDeleteResponseTopicInput[];
+  topics: readonly OffsetDeleteResponseTopicInput[];
 }
 
 /** OffsetDeleteResponseTopic of OffsetDeleteResponse. */
-export interface OffsetDeleteResponseOffsetDeleteResponseTopic {
+export interface OffsetDeleteResponseTopic {
   /** The topic name. (versions 0+; map key) */
   name: string;
   /** The responses for each partition in the topic. (versions 0+) */
-  partitions: OffsetDeleteResponseOffsetDeleteResponsePartition[];
+  partitions: OffsetDeleteResponsePartition[];
 }
 
 /** OffsetDeleteResponseTopic of OffsetDeleteResponse (to encode). */
-export interface OffsetDeleteResponseOffsetDeleteResponseTopicInput {
+export interface OffsetDeleteResponseTopicInput {
   /** The topic name. (versions 0+; map key) */
   name: string;
   /** The responses for each partition in the topic. (versions 0+) */
-  partitions: readonly OffsetDeleteResponseOffsetDeleteResponsePartitionInput[];
+  partitions: readonly OffsetDeleteResponsePartitionInput[];
 }
 
 /** OffsetDeleteResponsePartition of OffsetDeleteResponse. */
-export interface OffsetDeleteResponseOffsetDeleteResponsePartition {
+export interface OffsetDeleteResponsePartition {
   /** The partition index. (versions 0+; map key) */
   partitionIndex: number;
   /** The error code, or 0 if there was no error. (versions 0+) */
@@ -164,7 +190,7 @@ export interface OffsetDeleteResponseOffsetDeleteResponsePartition {
 }
 
 /** OffsetDeleteResponsePartition of OffsetDeleteResponse (to encode). */
-export interface OffsetDeleteResponseOffsetDeleteResponsePartitionInput {
+export interface OffsetDeleteResponsePartitionInput {
   /** The partition index. (versions 0+; map key) */
   partitionIndex: number;
   /** The error code, or 0 if there was no error. (versions 0+) */
@@ -177,42 +203,70 @@ function writeOffsetDeleteResponse(writer: Writer, value: OffsetDeleteResponseIn
   const $throttleTimeMs = value.throttleTimeMs;
   writer.writeInt32($throttleTimeMs);
   const $topics = value.topics;
-  writeArray(writer, $topics, false, (w, e) => writeOffsetDeleteResponseOffsetDeleteResponseTopic(w, e, version));
+  {
+    const items = $topics;
+    {
+      writer.writeArrayLength(items.length, false);
+      for (const item of items) writeOffsetDeleteResponseTopic(writer, item, version);
+    }
+  }
 }
 
 function readOffsetDeleteResponse(reader: Reader, version: number): OffsetDeleteResponse {
   const $errorCode: number = reader.readInt16();
   const $throttleTimeMs: number = reader.readInt32();
-  const $topics: OffsetDeleteResponseOffsetDeleteResponseTopic[] = readArray(reader, false, (r) => readOffsetDeleteResponseOffsetDeleteResponseTopic(r, version));
+  let $topics: OffsetDeleteResponseTopic[];
+  {
+    const n = reader.readArrayLength(false, false);
+    {
+      const items: OffsetDeleteResponseTopic[] = [];
+      for (let i = 0; i < n; i++) items.push(readOffsetDeleteResponseTopic(reader, version));
+      $topics = items;
+    }
+  }
   const result: OffsetDeleteResponse = { errorCode: $errorCode, throttleTimeMs: $throttleTimeMs, topics: $topics };
   return result;
 }
 
-function writeOffsetDeleteResponseOffsetDeleteResponseTopic(writer: Writer, value: OffsetDeleteResponseOffsetDeleteResponseTopicInput, version: number): void {
+function writeOffsetDeleteResponseTopic(writer: Writer, value: OffsetDeleteResponseTopicInput, version: number): void {
   const $name = value.name;
   writeString(writer, $name, false);
   const $partitions = value.partitions;
-  writeArray(writer, $partitions, false, (w, e) => writeOffsetDeleteResponseOffsetDeleteResponsePartition(w, e, version));
+  {
+    const items = $partitions;
+    {
+      writer.writeArrayLength(items.length, false);
+      for (const item of items) writeOffsetDeleteResponsePartition(writer, item, version);
+    }
+  }
 }
 
-function readOffsetDeleteResponseOffsetDeleteResponseTopic(reader: Reader, version: number): OffsetDeleteResponseOffsetDeleteResponseTopic {
+function readOffsetDeleteResponseTopic(reader: Reader, version: number): OffsetDeleteResponseTopic {
   const $name: string = readString(reader, false);
-  const $partitions: OffsetDeleteResponseOffsetDeleteResponsePartition[] = readArray(reader, false, (r) => readOffsetDeleteResponseOffsetDeleteResponsePartition(r, version));
-  const result: OffsetDeleteResponseOffsetDeleteResponseTopic = { name: $name, partitions: $partitions };
+  let $partitions: OffsetDeleteResponsePartition[];
+  {
+    const n = reader.readArrayLength(false, false);
+    {
+      const items: OffsetDeleteResponsePartition[] = [];
+      for (let i = 0; i < n; i++) items.push(readOffsetDeleteResponsePartition(reader, version));
+      $partitions = items;
+    }
+  }
+  const result: OffsetDeleteResponseTopic = { name: $name, partitions: $partitions };
   return result;
 }
 
-function writeOffsetDeleteResponseOffsetDeleteResponsePartition(writer: Writer, value: OffsetDeleteResponseOffsetDeleteResponsePartitionInput, _version: number): void {
+function writeOffsetDeleteResponsePartition(writer: Writer, value: OffsetDeleteResponsePartitionInput, _version: number): void {
   const $partitionIndex = value.partitionIndex;
   writer.writeInt32($partitionIndex);
   const $errorCode = value.errorCode;
   writer.writeInt16($errorCode);
 }
 
-function readOffsetDeleteResponseOffsetDeleteResponsePartition(reader: Reader, _version: number): OffsetDeleteResponseOffsetDeleteResponsePartition {
+function readOffsetDeleteResponsePartition(reader: Reader, _version: number): OffsetDeleteResponsePartition {
   const $partitionIndex: number = reader.readInt32();
   const $errorCode: number = reader.readInt16();
-  const result: OffsetDeleteResponseOffsetDeleteResponsePartition = { partitionIndex: $partitionIndex, errorCode: $errorCode };
+  const result: OffsetDeleteResponsePartition = { partitionIndex: $partitionIndex, errorCode: $errorCode };
   return result;
 }
 

@@ -5,12 +5,9 @@
 
 import {
   checkVersion,
-  readArray,
-  readNullableArray,
   readNullableString,
   readString,
   readUnknownTaggedFields,
-  writeArray,
   writeNullableString,
   writeString,
   writeTaggedFields,
@@ -66,7 +63,13 @@ export interface DescribeClientQuotasRequestComponentDataInput {
 
 function writeDescribeClientQuotasRequest(writer: Writer, value: DescribeClientQuotasRequestInput, version: number): void {
   const $components = value.components;
-  writeArray(writer, $components, version >= 1, (w, e) => writeDescribeClientQuotasRequestComponentData(w, e, version));
+  {
+    const items = $components;
+    {
+      writer.writeArrayLength(items.length, version >= 1);
+      for (const item of items) writeDescribeClientQuotasRequestComponentData(writer, item, version);
+    }
+  }
   const $strict = value.strict;
   writer.writeBool($strict);
   if (version >= 1) {
@@ -75,7 +78,15 @@ function writeDescribeClientQuotasRequest(writer: Writer, value: DescribeClientQ
 }
 
 function readDescribeClientQuotasRequest(reader: Reader, version: number): DescribeClientQuotasRequest {
-  const $components: DescribeClientQuotasRequestComponentData[] = readArray(reader, version >= 1, (r) => readDescribeClientQuotasRequestComponentData(r, version));
+  let $components: DescribeClientQuotasRequestComponentData[];
+  {
+    const n = reader.readArrayLength(version >= 1, false);
+    {
+      const items: DescribeClientQuotasRequestComponentData[] = [];
+      for (let i = 0; i < n; i++) items.push(readDescribeClientQuotasRequestComponentData(reader, version));
+      $components = items;
+    }
+  }
   const $strict: boolean = reader.readBool();
   let unknownTaggedFields: TaggedField[] | undefined;
   if (version >= 1) {
@@ -229,7 +240,14 @@ function writeDescribeClientQuotasResponse(writer: Writer, value: DescribeClient
   const $errorMessage = value.errorMessage;
   writeNullableString(writer, $errorMessage, version >= 1);
   const $entries = value.entries;
-  writeArray(writer, $entries, version >= 1, (w, e) => writeDescribeClientQuotasResponseEntryData(w, e, version));
+  {
+    const items = $entries;
+    if (items === null) writer.writeArrayLength(null, version >= 1);
+    else {
+      writer.writeArrayLength(items.length, version >= 1);
+      for (const item of items) writeDescribeClientQuotasResponseEntryData(writer, item, version);
+    }
+  }
   if (version >= 1) {
     writeTaggedFields(writer, undefined, value._unknownTaggedFields);
   }
@@ -239,7 +257,16 @@ function readDescribeClientQuotasResponse(reader: Reader, version: number): Desc
   const $throttleTimeMs: number = reader.readInt32();
   const $errorCode: number = reader.readInt16();
   const $errorMessage: string | null = readNullableString(reader, version >= 1);
-  const $entries: DescribeClientQuotasResponseEntryData[] | null = readNullableArray(reader, version >= 1, true, (r) => readDescribeClientQuotasResponseEntryData(r, version));
+  let $entries: DescribeClientQuotasResponseEntryData[] | null;
+  {
+    const n = reader.readArrayLength(version >= 1, true);
+    if (n < 0) $entries = null;
+    else {
+      const items: DescribeClientQuotasResponseEntryData[] = [];
+      for (let i = 0; i < n; i++) items.push(readDescribeClientQuotasResponseEntryData(reader, version));
+      $entries = items;
+    }
+  }
   let unknownTaggedFields: TaggedField[] | undefined;
   if (version >= 1) {
     unknownTaggedFields = readUnknownTaggedFields(reader);
@@ -251,17 +278,45 @@ function readDescribeClientQuotasResponse(reader: Reader, version: number): Desc
 
 function writeDescribeClientQuotasResponseEntryData(writer: Writer, value: DescribeClientQuotasResponseEntryDataInput, version: number): void {
   const $entity = value.entity;
-  writeArray(writer, $entity, version >= 1, (w, e) => writeDescribeClientQuotasResponseEntityData(w, e, version));
+  {
+    const items = $entity;
+    {
+      writer.writeArrayLength(items.length, version >= 1);
+      for (const item of items) writeDescribeClientQuotasResponseEntityData(writer, item, version);
+    }
+  }
   const $values = value.values;
-  writeArray(writer, $values, version >= 1, (w, e) => writeDescribeClientQuotasResponseValueData(w, e, version));
+  {
+    const items = $values;
+    {
+      writer.writeArrayLength(items.length, version >= 1);
+      for (const item of items) writeDescribeClientQuotasResponseValueData(writer, item, version);
+    }
+  }
   if (version >= 1) {
     writeTaggedFields(writer, undefined, value._unknownTaggedFields);
   }
 }
 
 function readDescribeClientQuotasResponseEntryData(reader: Reader, version: number): DescribeClientQuotasResponseEntryData {
-  const $entity: DescribeClientQuotasResponseEntityData[] = readArray(reader, version >= 1, (r) => readDescribeClientQuotasResponseEntityData(r, version));
-  const $values: DescribeClientQuotasResponseValueData[] = readArray(reader, version >= 1, (r) => readDescribeClientQuotasResponseValueData(r, version));
+  let $entity: DescribeClientQuotasResponseEntityData[];
+  {
+    const n = reader.readArrayLength(version >= 1, false);
+    {
+      const items: DescribeClientQuotasResponseEntityData[] = [];
+      for (let i = 0; i < n; i++) items.push(readDescribeClientQuotasResponseEntityData(reader, version));
+      $entity = items;
+    }
+  }
+  let $values: DescribeClientQuotasResponseValueData[];
+  {
+    const n = reader.readArrayLength(version >= 1, false);
+    {
+      const items: DescribeClientQuotasResponseValueData[] = [];
+      for (let i = 0; i < n; i++) items.push(readDescribeClientQuotasResponseValueData(reader, version));
+      $values = items;
+    }
+  }
   let unknownTaggedFields: TaggedField[] | undefined;
   if (version >= 1) {
     unknownTaggedFields = readUnknownTaggedFields(reader);

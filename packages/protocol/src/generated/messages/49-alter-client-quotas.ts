@@ -5,11 +5,9 @@
 
 import {
   checkVersion,
-  readArray,
   readNullableString,
   readString,
   readUnknownTaggedFields,
-  writeArray,
   writeNullableString,
   writeString,
   writeTaggedFields,
@@ -105,7 +103,13 @@ export interface AlterClientQuotasRequestOpDataInput {
 
 function writeAlterClientQuotasRequest(writer: Writer, value: AlterClientQuotasRequestInput, version: number): void {
   const $entries = value.entries;
-  writeArray(writer, $entries, version >= 1, (w, e) => writeAlterClientQuotasRequestEntryData(w, e, version));
+  {
+    const items = $entries;
+    {
+      writer.writeArrayLength(items.length, version >= 1);
+      for (const item of items) writeAlterClientQuotasRequestEntryData(writer, item, version);
+    }
+  }
   const $validateOnly = value.validateOnly;
   writer.writeBool($validateOnly);
   if (version >= 1) {
@@ -114,7 +118,15 @@ function writeAlterClientQuotasRequest(writer: Writer, value: AlterClientQuotasR
 }
 
 function readAlterClientQuotasRequest(reader: Reader, version: number): AlterClientQuotasRequest {
-  const $entries: AlterClientQuotasRequestEntryData[] = readArray(reader, version >= 1, (r) => readAlterClientQuotasRequestEntryData(r, version));
+  let $entries: AlterClientQuotasRequestEntryData[];
+  {
+    const n = reader.readArrayLength(version >= 1, false);
+    {
+      const items: AlterClientQuotasRequestEntryData[] = [];
+      for (let i = 0; i < n; i++) items.push(readAlterClientQuotasRequestEntryData(reader, version));
+      $entries = items;
+    }
+  }
   const $validateOnly: boolean = reader.readBool();
   let unknownTaggedFields: TaggedField[] | undefined;
   if (version >= 1) {
@@ -127,17 +139,45 @@ function readAlterClientQuotasRequest(reader: Reader, version: number): AlterCli
 
 function writeAlterClientQuotasRequestEntryData(writer: Writer, value: AlterClientQuotasRequestEntryDataInput, version: number): void {
   const $entity = value.entity;
-  writeArray(writer, $entity, version >= 1, (w, e) => writeAlterClientQuotasRequestEntityData(w, e, version));
+  {
+    const items = $entity;
+    {
+      writer.writeArrayLength(items.length, version >= 1);
+      for (const item of items) writeAlterClientQuotasRequestEntityData(writer, item, version);
+    }
+  }
   const $ops = value.ops;
-  writeArray(writer, $ops, version >= 1, (w, e) => writeAlterClientQuotasRequestOpData(w, e, version));
+  {
+    const items = $ops;
+    {
+      writer.writeArrayLength(items.length, version >= 1);
+      for (const item of items) writeAlterClientQuotasRequestOpData(writer, item, version);
+    }
+  }
   if (version >= 1) {
     writeTaggedFields(writer, undefined, value._unknownTaggedFields);
   }
 }
 
 function readAlterClientQuotasRequestEntryData(reader: Reader, version: number): AlterClientQuotasRequestEntryData {
-  const $entity: AlterClientQuotasRequestEntityData[] = readArray(reader, version >= 1, (r) => readAlterClientQuotasRequestEntityData(r, version));
-  const $ops: AlterClientQuotasRequestOpData[] = readArray(reader, version >= 1, (r) => readAlterClientQuotasRequestOpData(r, version));
+  let $entity: AlterClientQuotasRequestEntityData[];
+  {
+    const n = reader.readArrayLength(version >= 1, false);
+    {
+      const items: AlterClientQuotasRequestEntityData[] = [];
+      for (let i = 0; i < n; i++) items.push(readAlterClientQuotasRequestEntityData(reader, version));
+      $entity = items;
+    }
+  }
+  let $ops: AlterClientQuotasRequestOpData[];
+  {
+    const n = reader.readArrayLength(version >= 1, false);
+    {
+      const items: AlterClientQuotasRequestOpData[] = [];
+      for (let i = 0; i < n; i++) items.push(readAlterClientQuotasRequestOpData(reader, version));
+      $ops = items;
+    }
+  }
   let unknownTaggedFields: TaggedField[] | undefined;
   if (version >= 1) {
     unknownTaggedFields = readUnknownTaggedFields(reader);
@@ -284,7 +324,13 @@ function writeAlterClientQuotasResponse(writer: Writer, value: AlterClientQuotas
   const $throttleTimeMs = value.throttleTimeMs;
   writer.writeInt32($throttleTimeMs);
   const $entries = value.entries;
-  writeArray(writer, $entries, version >= 1, (w, e) => writeAlterClientQuotasResponseEntryData(w, e, version));
+  {
+    const items = $entries;
+    {
+      writer.writeArrayLength(items.length, version >= 1);
+      for (const item of items) writeAlterClientQuotasResponseEntryData(writer, item, version);
+    }
+  }
   if (version >= 1) {
     writeTaggedFields(writer, undefined, value._unknownTaggedFields);
   }
@@ -292,7 +338,15 @@ function writeAlterClientQuotasResponse(writer: Writer, value: AlterClientQuotas
 
 function readAlterClientQuotasResponse(reader: Reader, version: number): AlterClientQuotasResponse {
   const $throttleTimeMs: number = reader.readInt32();
-  const $entries: AlterClientQuotasResponseEntryData[] = readArray(reader, version >= 1, (r) => readAlterClientQuotasResponseEntryData(r, version));
+  let $entries: AlterClientQuotasResponseEntryData[];
+  {
+    const n = reader.readArrayLength(version >= 1, false);
+    {
+      const items: AlterClientQuotasResponseEntryData[] = [];
+      for (let i = 0; i < n; i++) items.push(readAlterClientQuotasResponseEntryData(reader, version));
+      $entries = items;
+    }
+  }
   let unknownTaggedFields: TaggedField[] | undefined;
   if (version >= 1) {
     unknownTaggedFields = readUnknownTaggedFields(reader);
@@ -308,7 +362,13 @@ function writeAlterClientQuotasResponseEntryData(writer: Writer, value: AlterCli
   const $errorMessage = value.errorMessage;
   writeNullableString(writer, $errorMessage, version >= 1);
   const $entity = value.entity;
-  writeArray(writer, $entity, version >= 1, (w, e) => writeAlterClientQuotasResponseEntityData(w, e, version));
+  {
+    const items = $entity;
+    {
+      writer.writeArrayLength(items.length, version >= 1);
+      for (const item of items) writeAlterClientQuotasResponseEntityData(writer, item, version);
+    }
+  }
   if (version >= 1) {
     writeTaggedFields(writer, undefined, value._unknownTaggedFields);
   }
@@ -317,7 +377,15 @@ function writeAlterClientQuotasResponseEntryData(writer: Writer, value: AlterCli
 function readAlterClientQuotasResponseEntryData(reader: Reader, version: number): AlterClientQuotasResponseEntryData {
   const $errorCode: number = reader.readInt16();
   const $errorMessage: string | null = readNullableString(reader, version >= 1);
-  const $entity: AlterClientQuotasResponseEntityData[] = readArray(reader, version >= 1, (r) => readAlterClientQuotasResponseEntityData(r, version));
+  let $entity: AlterClientQuotasResponseEntityData[];
+  {
+    const n = reader.readArrayLength(version >= 1, false);
+    {
+      const items: AlterClientQuotasResponseEntityData[] = [];
+      for (let i = 0; i < n; i++) items.push(readAlterClientQuotasResponseEntityData(reader, version));
+      $entity = items;
+    }
+  }
   let unknownTaggedFields: TaggedField[] | undefined;
   if (version >= 1) {
     unknownTaggedFields = readUnknownTaggedFields(reader);

@@ -5,12 +5,9 @@
 
 import {
   checkVersion,
-  readArray,
-  readNullableArray,
   readNullableString,
   readString,
   readUnknownTaggedFields,
-  writeArray,
   writeNullableString,
   writeString,
   writeTaggedFields,
@@ -54,14 +51,30 @@ export interface DescribeUserScramCredentialsRequestUserNameInput {
 
 function writeDescribeUserScramCredentialsRequest(writer: Writer, value: DescribeUserScramCredentialsRequestInput, version: number): void {
   const $users = value.users;
-  writeArray(writer, $users, true, (w, e) => writeDescribeUserScramCredentialsRequestUserName(w, e, version));
+  {
+    const items = $users;
+    if (items === null) writer.writeArrayLength(null, true);
+    else {
+      writer.writeArrayLength(items.length, true);
+      for (const item of items) writeDescribeUserScramCredentialsRequestUserName(writer, item, version);
+    }
+  }
   {
     writeTaggedFields(writer, undefined, value._unknownTaggedFields);
   }
 }
 
 function readDescribeUserScramCredentialsRequest(reader: Reader, version: number): DescribeUserScramCredentialsRequest {
-  const $users: DescribeUserScramCredentialsRequestUserName[] | null = readNullableArray(reader, true, true, (r) => readDescribeUserScramCredentialsRequestUserName(r, version));
+  let $users: DescribeUserScramCredentialsRequestUserName[] | null;
+  {
+    const n = reader.readArrayLength(true, true);
+    if (n < 0) $users = null;
+    else {
+      const items: DescribeUserScramCredentialsRequestUserName[] = [];
+      for (let i = 0; i < n; i++) items.push(readDescribeUserScramCredentialsRequestUserName(reader, version));
+      $users = items;
+    }
+  }
   let unknownTaggedFields: TaggedField[] | undefined;
   {
     unknownTaggedFields = readUnknownTaggedFields(reader);
@@ -196,7 +209,13 @@ function writeDescribeUserScramCredentialsResponse(writer: Writer, value: Descri
   const $errorMessage = value.errorMessage;
   writeNullableString(writer, $errorMessage, true);
   const $results = value.results;
-  writeArray(writer, $results, true, (w, e) => writeDescribeUserScramCredentialsResponseDescribeUserScramCredentialsResult(w, e, version));
+  {
+    const items = $results;
+    {
+      writer.writeArrayLength(items.length, true);
+      for (const item of items) writeDescribeUserScramCredentialsResponseDescribeUserScramCredentialsResult(writer, item, version);
+    }
+  }
   {
     writeTaggedFields(writer, undefined, value._unknownTaggedFields);
   }
@@ -206,7 +225,15 @@ function readDescribeUserScramCredentialsResponse(reader: Reader, version: numbe
   const $throttleTimeMs: number = reader.readInt32();
   const $errorCode: number = reader.readInt16();
   const $errorMessage: string | null = readNullableString(reader, true);
-  const $results: DescribeUserScramCredentialsResponseDescribeUserScramCredentialsResult[] = readArray(reader, true, (r) => readDescribeUserScramCredentialsResponseDescribeUserScramCredentialsResult(r, version));
+  let $results: DescribeUserScramCredentialsResponseDescribeUserScramCredentialsResult[];
+  {
+    const n = reader.readArrayLength(true, false);
+    {
+      const items: DescribeUserScramCredentialsResponseDescribeUserScramCredentialsResult[] = [];
+      for (let i = 0; i < n; i++) items.push(readDescribeUserScramCredentialsResponseDescribeUserScramCredentialsResult(reader, version));
+      $results = items;
+    }
+  }
   let unknownTaggedFields: TaggedField[] | undefined;
   {
     unknownTaggedFields = readUnknownTaggedFields(reader);
@@ -224,7 +251,13 @@ function writeDescribeUserScramCredentialsResponseDescribeUserScramCredentialsRe
   const $errorMessage = value.errorMessage;
   writeNullableString(writer, $errorMessage, true);
   const $credentialInfos = value.credentialInfos;
-  writeArray(writer, $credentialInfos, true, (w, e) => writeDescribeUserScramCredentialsResponseCredentialInfo(w, e, version));
+  {
+    const items = $credentialInfos;
+    {
+      writer.writeArrayLength(items.length, true);
+      for (const item of items) writeDescribeUserScramCredentialsResponseCredentialInfo(writer, item, version);
+    }
+  }
   {
     writeTaggedFields(writer, undefined, value._unknownTaggedFields);
   }
@@ -234,7 +267,15 @@ function readDescribeUserScramCredentialsResponseDescribeUserScramCredentialsRes
   const $user: string = readString(reader, true);
   const $errorCode: number = reader.readInt16();
   const $errorMessage: string | null = readNullableString(reader, true);
-  const $credentialInfos: DescribeUserScramCredentialsResponseCredentialInfo[] = readArray(reader, true, (r) => readDescribeUserScramCredentialsResponseCredentialInfo(r, version));
+  let $credentialInfos: DescribeUserScramCredentialsResponseCredentialInfo[];
+  {
+    const n = reader.readArrayLength(true, false);
+    {
+      const items: DescribeUserScramCredentialsResponseCredentialInfo[] = [];
+      for (let i = 0; i < n; i++) items.push(readDescribeUserScramCredentialsResponseCredentialInfo(reader, version));
+      $credentialInfos = items;
+    }
+  }
   let unknownTaggedFields: TaggedField[] | undefined;
   {
     unknownTaggedFields = readUnknownTaggedFields(reader);

@@ -5,12 +5,10 @@
 
 import {
   checkVersion,
-  readArray,
   readBytes,
   readNullableString,
   readString,
   readUnknownTaggedFields,
-  writeArray,
   writeBytes,
   writeNullableString,
   writeString,
@@ -95,17 +93,45 @@ export interface AlterUserScramCredentialsRequestScramCredentialUpsertionInput {
 
 function writeAlterUserScramCredentialsRequest(writer: Writer, value: AlterUserScramCredentialsRequestInput, version: number): void {
   const $deletions = value.deletions;
-  writeArray(writer, $deletions, true, (w, e) => writeAlterUserScramCredentialsRequestScramCredentialDeletion(w, e, version));
+  {
+    const items = $deletions;
+    {
+      writer.writeArrayLength(items.length, true);
+      for (const item of items) writeAlterUserScramCredentialsRequestScramCredentialDeletion(writer, item, version);
+    }
+  }
   const $upsertions = value.upsertions;
-  writeArray(writer, $upsertions, true, (w, e) => writeAlterUserScramCredentialsRequestScramCredentialUpsertion(w, e, version));
+  {
+    const items = $upsertions;
+    {
+      writer.writeArrayLength(items.length, true);
+      for (const item of items) writeAlterUserScramCredentialsRequestScramCredentialUpsertion(writer, item, version);
+    }
+  }
   {
     writeTaggedFields(writer, undefined, value._unknownTaggedFields);
   }
 }
 
 function readAlterUserScramCredentialsRequest(reader: Reader, version: number): AlterUserScramCredentialsRequest {
-  const $deletions: AlterUserScramCredentialsRequestScramCredentialDeletion[] = readArray(reader, true, (r) => readAlterUserScramCredentialsRequestScramCredentialDeletion(r, version));
-  const $upsertions: AlterUserScramCredentialsRequestScramCredentialUpsertion[] = readArray(reader, true, (r) => readAlterUserScramCredentialsRequestScramCredentialUpsertion(r, version));
+  let $deletions: AlterUserScramCredentialsRequestScramCredentialDeletion[];
+  {
+    const n = reader.readArrayLength(true, false);
+    {
+      const items: AlterUserScramCredentialsRequestScramCredentialDeletion[] = [];
+      for (let i = 0; i < n; i++) items.push(readAlterUserScramCredentialsRequestScramCredentialDeletion(reader, version));
+      $deletions = items;
+    }
+  }
+  let $upsertions: AlterUserScramCredentialsRequestScramCredentialUpsertion[];
+  {
+    const n = reader.readArrayLength(true, false);
+    {
+      const items: AlterUserScramCredentialsRequestScramCredentialUpsertion[] = [];
+      for (let i = 0; i < n; i++) items.push(readAlterUserScramCredentialsRequestScramCredentialUpsertion(reader, version));
+      $upsertions = items;
+    }
+  }
   let unknownTaggedFields: TaggedField[] | undefined;
   {
     unknownTaggedFields = readUnknownTaggedFields(reader);
@@ -238,7 +264,13 @@ function writeAlterUserScramCredentialsResponse(writer: Writer, value: AlterUser
   const $throttleTimeMs = value.throttleTimeMs;
   writer.writeInt32($throttleTimeMs);
   const $results = value.results;
-  writeArray(writer, $results, true, (w, e) => writeAlterUserScramCredentialsResponseAlterUserScramCredentialsResult(w, e, version));
+  {
+    const items = $results;
+    {
+      writer.writeArrayLength(items.length, true);
+      for (const item of items) writeAlterUserScramCredentialsResponseAlterUserScramCredentialsResult(writer, item, version);
+    }
+  }
   {
     writeTaggedFields(writer, undefined, value._unknownTaggedFields);
   }
@@ -246,7 +278,15 @@ function writeAlterUserScramCredentialsResponse(writer: Writer, value: AlterUser
 
 function readAlterUserScramCredentialsResponse(reader: Reader, version: number): AlterUserScramCredentialsResponse {
   const $throttleTimeMs: number = reader.readInt32();
-  const $results: AlterUserScramCredentialsResponseAlterUserScramCredentialsResult[] = readArray(reader, true, (r) => readAlterUserScramCredentialsResponseAlterUserScramCredentialsResult(r, version));
+  let $results: AlterUserScramCredentialsResponseAlterUserScramCredentialsResult[];
+  {
+    const n = reader.readArrayLength(true, false);
+    {
+      const items: AlterUserScramCredentialsResponseAlterUserScramCredentialsResult[] = [];
+      for (let i = 0; i < n; i++) items.push(readAlterUserScramCredentialsResponseAlterUserScramCredentialsResult(reader, version));
+      $results = items;
+    }
+  }
   let unknownTaggedFields: TaggedField[] | undefined;
   {
     unknownTaggedFields = readUnknownTaggedFields(reader);

@@ -6,13 +6,11 @@
 import {
   checkVersion,
   finishTaggedField,
-  readArray,
   readNullableString,
   readString,
   readUnknownTaggedFields,
   taggedFieldEnd,
   unsupportedField,
-  writeArray,
   writeNullableString,
   writeString,
   writeTaggedFields,
@@ -116,7 +114,13 @@ function writeVoteRequest(writer: Writer, value: VoteRequestInput, version: numb
     writer.writeInt32($voterId);
   }
   const $topics = value.topics;
-  writeArray(writer, $topics, true, (w, e) => writeVoteRequestTopicData(w, e, version));
+  {
+    const items = $topics;
+    {
+      writer.writeArrayLength(items.length, true);
+      for (const item of items) writeVoteRequestTopicData(writer, item, version);
+    }
+  }
   {
     writeTaggedFields(writer, undefined, value._unknownTaggedFields);
   }
@@ -125,7 +129,15 @@ function writeVoteRequest(writer: Writer, value: VoteRequestInput, version: numb
 function readVoteRequest(reader: Reader, version: number): VoteRequest {
   const $clusterId: string | null = readNullableString(reader, true);
   const $voterId: number = version >= 1 ? reader.readInt32() : -1;
-  const $topics: VoteRequestTopicData[] = readArray(reader, true, (r) => readVoteRequestTopicData(r, version));
+  let $topics: VoteRequestTopicData[];
+  {
+    const n = reader.readArrayLength(true, false);
+    {
+      const items: VoteRequestTopicData[] = [];
+      for (let i = 0; i < n; i++) items.push(readVoteRequestTopicData(reader, version));
+      $topics = items;
+    }
+  }
   let unknownTaggedFields: TaggedField[] | undefined;
   {
     unknownTaggedFields = readUnknownTaggedFields(reader);
@@ -139,7 +151,13 @@ function writeVoteRequestTopicData(writer: Writer, value: VoteRequestTopicDataIn
   const $topicName = value.topicName;
   writeString(writer, $topicName, true);
   const $partitions = value.partitions;
-  writeArray(writer, $partitions, true, (w, e) => writeVoteRequestPartitionData(w, e, version));
+  {
+    const items = $partitions;
+    {
+      writer.writeArrayLength(items.length, true);
+      for (const item of items) writeVoteRequestPartitionData(writer, item, version);
+    }
+  }
   {
     writeTaggedFields(writer, undefined, value._unknownTaggedFields);
   }
@@ -147,7 +165,15 @@ function writeVoteRequestTopicData(writer: Writer, value: VoteRequestTopicDataIn
 
 function readVoteRequestTopicData(reader: Reader, version: number): VoteRequestTopicData {
   const $topicName: string = readString(reader, true);
-  const $partitions: VoteRequestPartitionData[] = readArray(reader, true, (r) => readVoteRequestPartitionData(r, version));
+  let $partitions: VoteRequestPartitionData[];
+  {
+    const n = reader.readArrayLength(true, false);
+    {
+      const items: VoteRequestPartitionData[] = [];
+      for (let i = 0; i < n; i++) items.push(readVoteRequestPartitionData(reader, version));
+      $partitions = items;
+    }
+  }
   let unknownTaggedFields: TaggedField[] | undefined;
   {
     unknownTaggedFields = readUnknownTaggedFields(reader);
@@ -324,13 +350,19 @@ function writeVoteResponse(writer: Writer, value: VoteResponseInput, version: nu
   const $errorCode = value.errorCode;
   writer.writeInt16($errorCode);
   const $topics = value.topics;
-  writeArray(writer, $topics, true, (w, e) => writeVoteResponseTopicData(w, e, version));
+  {
+    const items = $topics;
+    {
+      writer.writeArrayLength(items.length, true);
+      for (const item of items) writeVoteResponseTopicData(writer, item, version);
+    }
+  }
   const $nodeEndpoints = (value.nodeEndpoints ?? []);
   if (!(version >= 1) && !($nodeEndpoints !== null && $nodeEndpoints.length === 0)) unsupportedField('VoteResponse.nodeEndpoints', version);
   {
     let tags: TaggedWrite[] | undefined;
     if (version >= 1 && !($nodeEndpoints !== null && $nodeEndpoints.length === 0)) {
-      (tags ??= []).push([0, (writer) => { writeArray(writer, $nodeEndpoints, true, (w, e) => writeVoteResponseNodeEndpoint(w, e, version)); }]);
+      (tags ??= []).push([0, (writer) => { {   const items = $nodeEndpoints;   {     writer.writeArrayLength(items.length, true);     for (const item of items) writeVoteResponseNodeEndpoint(writer, item, version);   } } }]);
     }
     writeTaggedFields(writer, tags, value._unknownTaggedFields);
   }
@@ -338,7 +370,15 @@ function writeVoteResponse(writer: Writer, value: VoteResponseInput, version: nu
 
 function readVoteResponse(reader: Reader, version: number): VoteResponse {
   const $errorCode: number = reader.readInt16();
-  const $topics: VoteResponseTopicData[] = readArray(reader, true, (r) => readVoteResponseTopicData(r, version));
+  let $topics: VoteResponseTopicData[];
+  {
+    const n = reader.readArrayLength(true, false);
+    {
+      const items: VoteResponseTopicData[] = [];
+      for (let i = 0; i < n; i++) items.push(readVoteResponseTopicData(reader, version));
+      $topics = items;
+    }
+  }
   let $nodeEndpoints: VoteResponseNodeEndpoint[] = [];
   let unknownTaggedFields: TaggedField[] | undefined;
   {
@@ -347,7 +387,14 @@ function readVoteResponse(reader: Reader, version: number): VoteResponse {
       const tag = reader.readUVarint();
       const end = taggedFieldEnd(reader);
       if (tag === 0 && version >= 1) {
-        $nodeEndpoints = readArray(reader, true, (r) => readVoteResponseNodeEndpoint(r, version));
+        {
+          const n = reader.readArrayLength(true, false);
+          {
+            const items: VoteResponseNodeEndpoint[] = [];
+            for (let i = 0; i < n; i++) items.push(readVoteResponseNodeEndpoint(reader, version));
+            $nodeEndpoints = items;
+          }
+        }
         finishTaggedField(reader, end, tag);
       }
       else (unknownTaggedFields ??= []).push({ tag, data: reader.readCopy(end - reader.offset) });
@@ -362,7 +409,13 @@ function writeVoteResponseTopicData(writer: Writer, value: VoteResponseTopicData
   const $topicName = value.topicName;
   writeString(writer, $topicName, true);
   const $partitions = value.partitions;
-  writeArray(writer, $partitions, true, (w, e) => writeVoteResponsePartitionData(w, e, version));
+  {
+    const items = $partitions;
+    {
+      writer.writeArrayLength(items.length, true);
+      for (const item of items) writeVoteResponsePartitionData(writer, item, version);
+    }
+  }
   {
     writeTaggedFields(writer, undefined, value._unknownTaggedFields);
   }
@@ -370,7 +423,15 @@ function writeVoteResponseTopicData(writer: Writer, value: VoteResponseTopicData
 
 function readVoteResponseTopicData(reader: Reader, version: number): VoteResponseTopicData {
   const $topicName: string = readString(reader, true);
-  const $partitions: VoteResponsePartitionData[] = readArray(reader, true, (r) => readVoteResponsePartitionData(r, version));
+  let $partitions: VoteResponsePartitionData[];
+  {
+    const n = reader.readArrayLength(true, false);
+    {
+      const items: VoteResponsePartitionData[] = [];
+      for (let i = 0; i < n; i++) items.push(readVoteResponsePartitionData(reader, version));
+      $partitions = items;
+    }
+  }
   let unknownTaggedFields: TaggedField[] | undefined;
   {
     unknownTaggedFields = readUnknownTaggedFields(reader);

@@ -6,13 +6,11 @@
 import {
   checkVersion,
   finishTaggedField,
-  readArray,
   readNullableString,
   readString,
   readUnknownTaggedFields,
   taggedFieldEnd,
   unsupportedField,
-  writeArray,
   writeNullableString,
   writeString,
   writeTaggedFields,
@@ -132,10 +130,22 @@ function writeBeginQuorumEpochRequest(writer: Writer, value: BeginQuorumEpochReq
     writer.writeInt32($voterId);
   }
   const $topics = value.topics;
-  writeArray(writer, $topics, version >= 1, (w, e) => writeBeginQuorumEpochRequestTopicData(w, e, version));
+  {
+    const items = $topics;
+    {
+      writer.writeArrayLength(items.length, version >= 1);
+      for (const item of items) writeBeginQuorumEpochRequestTopicData(writer, item, version);
+    }
+  }
   const $leaderEndpoints = (value.leaderEndpoints ?? []);
   if (version >= 1) {
-    writeArray(writer, $leaderEndpoints, true, (w, e) => writeBeginQuorumEpochRequestLeaderEndpoint(w, e, version));
+    {
+      const items = $leaderEndpoints;
+      {
+        writer.writeArrayLength(items.length, true);
+        for (const item of items) writeBeginQuorumEpochRequestLeaderEndpoint(writer, item, version);
+      }
+    }
   }
   if (version >= 1) {
     writeTaggedFields(writer, undefined, value._unknownTaggedFields);
@@ -145,8 +155,26 @@ function writeBeginQuorumEpochRequest(writer: Writer, value: BeginQuorumEpochReq
 function readBeginQuorumEpochRequest(reader: Reader, version: number): BeginQuorumEpochRequest {
   const $clusterId: string | null = readNullableString(reader, version >= 1);
   const $voterId: number = version >= 1 ? reader.readInt32() : -1;
-  const $topics: BeginQuorumEpochRequestTopicData[] = readArray(reader, version >= 1, (r) => readBeginQuorumEpochRequestTopicData(r, version));
-  const $leaderEndpoints: BeginQuorumEpochRequestLeaderEndpoint[] = version >= 1 ? readArray(reader, true, (r) => readBeginQuorumEpochRequestLeaderEndpoint(r, version)) : [];
+  let $topics: BeginQuorumEpochRequestTopicData[];
+  {
+    const n = reader.readArrayLength(version >= 1, false);
+    {
+      const items: BeginQuorumEpochRequestTopicData[] = [];
+      for (let i = 0; i < n; i++) items.push(readBeginQuorumEpochRequestTopicData(reader, version));
+      $topics = items;
+    }
+  }
+  let $leaderEndpoints: BeginQuorumEpochRequestLeaderEndpoint[] = [];
+  if (version >= 1) {
+    {
+      const n = reader.readArrayLength(true, false);
+      {
+        const items: BeginQuorumEpochRequestLeaderEndpoint[] = [];
+        for (let i = 0; i < n; i++) items.push(readBeginQuorumEpochRequestLeaderEndpoint(reader, version));
+        $leaderEndpoints = items;
+      }
+    }
+  }
   let unknownTaggedFields: TaggedField[] | undefined;
   if (version >= 1) {
     unknownTaggedFields = readUnknownTaggedFields(reader);
@@ -160,7 +188,13 @@ function writeBeginQuorumEpochRequestTopicData(writer: Writer, value: BeginQuoru
   const $topicName = value.topicName;
   writeString(writer, $topicName, version >= 1);
   const $partitions = value.partitions;
-  writeArray(writer, $partitions, version >= 1, (w, e) => writeBeginQuorumEpochRequestPartitionData(w, e, version));
+  {
+    const items = $partitions;
+    {
+      writer.writeArrayLength(items.length, version >= 1);
+      for (const item of items) writeBeginQuorumEpochRequestPartitionData(writer, item, version);
+    }
+  }
   if (version >= 1) {
     writeTaggedFields(writer, undefined, value._unknownTaggedFields);
   }
@@ -168,7 +202,15 @@ function writeBeginQuorumEpochRequestTopicData(writer: Writer, value: BeginQuoru
 
 function readBeginQuorumEpochRequestTopicData(reader: Reader, version: number): BeginQuorumEpochRequestTopicData {
   const $topicName: string = readString(reader, version >= 1);
-  const $partitions: BeginQuorumEpochRequestPartitionData[] = readArray(reader, version >= 1, (r) => readBeginQuorumEpochRequestPartitionData(r, version));
+  let $partitions: BeginQuorumEpochRequestPartitionData[];
+  {
+    const n = reader.readArrayLength(version >= 1, false);
+    {
+      const items: BeginQuorumEpochRequestPartitionData[] = [];
+      for (let i = 0; i < n; i++) items.push(readBeginQuorumEpochRequestPartitionData(reader, version));
+      $partitions = items;
+    }
+  }
   let unknownTaggedFields: TaggedField[] | undefined;
   if (version >= 1) {
     unknownTaggedFields = readUnknownTaggedFields(reader);
@@ -355,13 +397,19 @@ function writeBeginQuorumEpochResponse(writer: Writer, value: BeginQuorumEpochRe
   const $errorCode = value.errorCode;
   writer.writeInt16($errorCode);
   const $topics = value.topics;
-  writeArray(writer, $topics, version >= 1, (w, e) => writeBeginQuorumEpochResponseTopicData(w, e, version));
+  {
+    const items = $topics;
+    {
+      writer.writeArrayLength(items.length, version >= 1);
+      for (const item of items) writeBeginQuorumEpochResponseTopicData(writer, item, version);
+    }
+  }
   const $nodeEndpoints = (value.nodeEndpoints ?? []);
   if (!(version >= 1) && !($nodeEndpoints !== null && $nodeEndpoints.length === 0)) unsupportedField('BeginQuorumEpochResponse.nodeEndpoints', version);
   if (version >= 1) {
     let tags: TaggedWrite[] | undefined;
     if (version >= 1 && !($nodeEndpoints !== null && $nodeEndpoints.length === 0)) {
-      (tags ??= []).push([0, (writer) => { writeArray(writer, $nodeEndpoints, true, (w, e) => writeBeginQuorumEpochResponseNodeEndpoint(w, e, version)); }]);
+      (tags ??= []).push([0, (writer) => { {   const items = $nodeEndpoints;   {     writer.writeArrayLength(items.length, true);     for (const item of items) writeBeginQuorumEpochResponseNodeEndpoint(writer, item, version);   } } }]);
     }
     writeTaggedFields(writer, tags, value._unknownTaggedFields);
   }
@@ -369,7 +417,15 @@ function writeBeginQuorumEpochResponse(writer: Writer, value: BeginQuorumEpochRe
 
 function readBeginQuorumEpochResponse(reader: Reader, version: number): BeginQuorumEpochResponse {
   const $errorCode: number = reader.readInt16();
-  const $topics: BeginQuorumEpochResponseTopicData[] = readArray(reader, version >= 1, (r) => readBeginQuorumEpochResponseTopicData(r, version));
+  let $topics: BeginQuorumEpochResponseTopicData[];
+  {
+    const n = reader.readArrayLength(version >= 1, false);
+    {
+      const items: BeginQuorumEpochResponseTopicData[] = [];
+      for (let i = 0; i < n; i++) items.push(readBeginQuorumEpochResponseTopicData(reader, version));
+      $topics = items;
+    }
+  }
   let $nodeEndpoints: BeginQuorumEpochResponseNodeEndpoint[] = [];
   let unknownTaggedFields: TaggedField[] | undefined;
   if (version >= 1) {
@@ -378,7 +434,14 @@ function readBeginQuorumEpochResponse(reader: Reader, version: number): BeginQuo
       const tag = reader.readUVarint();
       const end = taggedFieldEnd(reader);
       if (tag === 0 && version >= 1) {
-        $nodeEndpoints = readArray(reader, true, (r) => readBeginQuorumEpochResponseNodeEndpoint(r, version));
+        {
+          const n = reader.readArrayLength(true, false);
+          {
+            const items: BeginQuorumEpochResponseNodeEndpoint[] = [];
+            for (let i = 0; i < n; i++) items.push(readBeginQuorumEpochResponseNodeEndpoint(reader, version));
+            $nodeEndpoints = items;
+          }
+        }
         finishTaggedField(reader, end, tag);
       }
       else (unknownTaggedFields ??= []).push({ tag, data: reader.readCopy(end - reader.offset) });
@@ -393,7 +456,13 @@ function writeBeginQuorumEpochResponseTopicData(writer: Writer, value: BeginQuor
   const $topicName = value.topicName;
   writeString(writer, $topicName, version >= 1);
   const $partitions = value.partitions;
-  writeArray(writer, $partitions, version >= 1, (w, e) => writeBeginQuorumEpochResponsePartitionData(w, e, version));
+  {
+    const items = $partitions;
+    {
+      writer.writeArrayLength(items.length, version >= 1);
+      for (const item of items) writeBeginQuorumEpochResponsePartitionData(writer, item, version);
+    }
+  }
   if (version >= 1) {
     writeTaggedFields(writer, undefined, value._unknownTaggedFields);
   }
@@ -401,7 +470,15 @@ function writeBeginQuorumEpochResponseTopicData(writer: Writer, value: BeginQuor
 
 function readBeginQuorumEpochResponseTopicData(reader: Reader, version: number): BeginQuorumEpochResponseTopicData {
   const $topicName: string = readString(reader, version >= 1);
-  const $partitions: BeginQuorumEpochResponsePartitionData[] = readArray(reader, version >= 1, (r) => readBeginQuorumEpochResponsePartitionData(r, version));
+  let $partitions: BeginQuorumEpochResponsePartitionData[];
+  {
+    const n = reader.readArrayLength(version >= 1, false);
+    {
+      const items: BeginQuorumEpochResponsePartitionData[] = [];
+      for (let i = 0; i < n; i++) items.push(readBeginQuorumEpochResponsePartitionData(reader, version));
+      $partitions = items;
+    }
+  }
   let unknownTaggedFields: TaggedField[] | undefined;
   if (version >= 1) {
     unknownTaggedFields = readUnknownTaggedFields(reader);

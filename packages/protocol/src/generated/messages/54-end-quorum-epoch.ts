@@ -6,13 +6,11 @@
 import {
   checkVersion,
   finishTaggedField,
-  readArray,
   readNullableString,
   readString,
   readUnknownTaggedFields,
   taggedFieldEnd,
   unsupportedField,
-  writeArray,
   writeNullableString,
   writeString,
   writeTaggedFields,
@@ -147,10 +145,22 @@ function writeEndQuorumEpochRequest(writer: Writer, value: EndQuorumEpochRequest
   const $clusterId = (value.clusterId ?? null);
   writeNullableString(writer, $clusterId, version >= 1);
   const $topics = value.topics;
-  writeArray(writer, $topics, version >= 1, (w, e) => writeEndQuorumEpochRequestTopicData(w, e, version));
+  {
+    const items = $topics;
+    {
+      writer.writeArrayLength(items.length, version >= 1);
+      for (const item of items) writeEndQuorumEpochRequestTopicData(writer, item, version);
+    }
+  }
   const $leaderEndpoints = (value.leaderEndpoints ?? []);
   if (version >= 1) {
-    writeArray(writer, $leaderEndpoints, true, (w, e) => writeEndQuorumEpochRequestLeaderEndpoint(w, e, version));
+    {
+      const items = $leaderEndpoints;
+      {
+        writer.writeArrayLength(items.length, true);
+        for (const item of items) writeEndQuorumEpochRequestLeaderEndpoint(writer, item, version);
+      }
+    }
   }
   if (version >= 1) {
     writeTaggedFields(writer, undefined, value._unknownTaggedFields);
@@ -159,8 +169,26 @@ function writeEndQuorumEpochRequest(writer: Writer, value: EndQuorumEpochRequest
 
 function readEndQuorumEpochRequest(reader: Reader, version: number): EndQuorumEpochRequest {
   const $clusterId: string | null = readNullableString(reader, version >= 1);
-  const $topics: EndQuorumEpochRequestTopicData[] = readArray(reader, version >= 1, (r) => readEndQuorumEpochRequestTopicData(r, version));
-  const $leaderEndpoints: EndQuorumEpochRequestLeaderEndpoint[] = version >= 1 ? readArray(reader, true, (r) => readEndQuorumEpochRequestLeaderEndpoint(r, version)) : [];
+  let $topics: EndQuorumEpochRequestTopicData[];
+  {
+    const n = reader.readArrayLength(version >= 1, false);
+    {
+      const items: EndQuorumEpochRequestTopicData[] = [];
+      for (let i = 0; i < n; i++) items.push(readEndQuorumEpochRequestTopicData(reader, version));
+      $topics = items;
+    }
+  }
+  let $leaderEndpoints: EndQuorumEpochRequestLeaderEndpoint[] = [];
+  if (version >= 1) {
+    {
+      const n = reader.readArrayLength(true, false);
+      {
+        const items: EndQuorumEpochRequestLeaderEndpoint[] = [];
+        for (let i = 0; i < n; i++) items.push(readEndQuorumEpochRequestLeaderEndpoint(reader, version));
+        $leaderEndpoints = items;
+      }
+    }
+  }
   let unknownTaggedFields: TaggedField[] | undefined;
   if (version >= 1) {
     unknownTaggedFields = readUnknownTaggedFields(reader);
@@ -174,7 +202,13 @@ function writeEndQuorumEpochRequestTopicData(writer: Writer, value: EndQuorumEpo
   const $topicName = value.topicName;
   writeString(writer, $topicName, version >= 1);
   const $partitions = value.partitions;
-  writeArray(writer, $partitions, version >= 1, (w, e) => writeEndQuorumEpochRequestPartitionData(w, e, version));
+  {
+    const items = $partitions;
+    {
+      writer.writeArrayLength(items.length, version >= 1);
+      for (const item of items) writeEndQuorumEpochRequestPartitionData(writer, item, version);
+    }
+  }
   if (version >= 1) {
     writeTaggedFields(writer, undefined, value._unknownTaggedFields);
   }
@@ -182,7 +216,15 @@ function writeEndQuorumEpochRequestTopicData(writer: Writer, value: EndQuorumEpo
 
 function readEndQuorumEpochRequestTopicData(reader: Reader, version: number): EndQuorumEpochRequestTopicData {
   const $topicName: string = readString(reader, version >= 1);
-  const $partitions: EndQuorumEpochRequestPartitionData[] = readArray(reader, version >= 1, (r) => readEndQuorumEpochRequestPartitionData(r, version));
+  let $partitions: EndQuorumEpochRequestPartitionData[];
+  {
+    const n = reader.readArrayLength(version >= 1, false);
+    {
+      const items: EndQuorumEpochRequestPartitionData[] = [];
+      for (let i = 0; i < n; i++) items.push(readEndQuorumEpochRequestPartitionData(reader, version));
+      $partitions = items;
+    }
+  }
   let unknownTaggedFields: TaggedField[] | undefined;
   if (version >= 1) {
     unknownTaggedFields = readUnknownTaggedFields(reader);
@@ -201,11 +243,23 @@ function writeEndQuorumEpochRequestPartitionData(writer: Writer, value: EndQuoru
   writer.writeInt32($leaderEpoch);
   const $preferredSuccessors = (value.preferredSuccessors ?? []);
   if (version <= 0) {
-    writeArray(writer, $preferredSuccessors, false, (w, e) => { w.writeInt32(e); });
+    {
+      const items = $preferredSuccessors;
+      {
+        writer.writeArrayLength(items.length, false);
+        for (const item of items) writer.writeInt32(item);
+      }
+    }
   }
   const $preferredCandidates = (value.preferredCandidates ?? []);
   if (version >= 1) {
-    writeArray(writer, $preferredCandidates, true, (w, e) => writeEndQuorumEpochRequestReplicaInfo(w, e, version));
+    {
+      const items = $preferredCandidates;
+      {
+        writer.writeArrayLength(items.length, true);
+        for (const item of items) writeEndQuorumEpochRequestReplicaInfo(writer, item, version);
+      }
+    }
   }
   if (version >= 1) {
     writeTaggedFields(writer, undefined, value._unknownTaggedFields);
@@ -216,8 +270,28 @@ function readEndQuorumEpochRequestPartitionData(reader: Reader, version: number)
   const $partitionIndex: number = reader.readInt32();
   const $leaderId: number = reader.readInt32();
   const $leaderEpoch: number = reader.readInt32();
-  const $preferredSuccessors: number[] = version <= 0 ? readArray(reader, false, (r) => r.readInt32()) : [];
-  const $preferredCandidates: EndQuorumEpochRequestReplicaInfo[] = version >= 1 ? readArray(reader, true, (r) => readEndQuorumEpochRequestReplicaInfo(r, version)) : [];
+  let $preferredSuccessors: number[] = [];
+  if (version <= 0) {
+    {
+      const n = reader.readArrayLength(false, false);
+      {
+        const items: number[] = [];
+        for (let i = 0; i < n; i++) items.push(reader.readInt32());
+        $preferredSuccessors = items;
+      }
+    }
+  }
+  let $preferredCandidates: EndQuorumEpochRequestReplicaInfo[] = [];
+  if (version >= 1) {
+    {
+      const n = reader.readArrayLength(true, false);
+      {
+        const items: EndQuorumEpochRequestReplicaInfo[] = [];
+        for (let i = 0; i < n; i++) items.push(readEndQuorumEpochRequestReplicaInfo(reader, version));
+        $preferredCandidates = items;
+      }
+    }
+  }
   let unknownTaggedFields: TaggedField[] | undefined;
   if (version >= 1) {
     unknownTaggedFields = readUnknownTaggedFields(reader);
@@ -396,13 +470,19 @@ function writeEndQuorumEpochResponse(writer: Writer, value: EndQuorumEpochRespon
   const $errorCode = value.errorCode;
   writer.writeInt16($errorCode);
   const $topics = value.topics;
-  writeArray(writer, $topics, version >= 1, (w, e) => writeEndQuorumEpochResponseTopicData(w, e, version));
+  {
+    const items = $topics;
+    {
+      writer.writeArrayLength(items.length, version >= 1);
+      for (const item of items) writeEndQuorumEpochResponseTopicData(writer, item, version);
+    }
+  }
   const $nodeEndpoints = (value.nodeEndpoints ?? []);
   if (!(version >= 1) && !($nodeEndpoints !== null && $nodeEndpoints.length === 0)) unsupportedField('EndQuorumEpochResponse.nodeEndpoints', version);
   if (version >= 1) {
     let tags: TaggedWrite[] | undefined;
     if (version >= 1 && !($nodeEndpoints !== null && $nodeEndpoints.length === 0)) {
-      (tags ??= []).push([0, (writer) => { writeArray(writer, $nodeEndpoints, true, (w, e) => writeEndQuorumEpochResponseNodeEndpoint(w, e, version)); }]);
+      (tags ??= []).push([0, (writer) => { {   const items = $nodeEndpoints;   {     writer.writeArrayLength(items.length, true);     for (const item of items) writeEndQuorumEpochResponseNodeEndpoint(writer, item, version);   } } }]);
     }
     writeTaggedFields(writer, tags, value._unknownTaggedFields);
   }
@@ -410,7 +490,15 @@ function writeEndQuorumEpochResponse(writer: Writer, value: EndQuorumEpochRespon
 
 function readEndQuorumEpochResponse(reader: Reader, version: number): EndQuorumEpochResponse {
   const $errorCode: number = reader.readInt16();
-  const $topics: EndQuorumEpochResponseTopicData[] = readArray(reader, version >= 1, (r) => readEndQuorumEpochResponseTopicData(r, version));
+  let $topics: EndQuorumEpochResponseTopicData[];
+  {
+    const n = reader.readArrayLength(version >= 1, false);
+    {
+      const items: EndQuorumEpochResponseTopicData[] = [];
+      for (let i = 0; i < n; i++) items.push(readEndQuorumEpochResponseTopicData(reader, version));
+      $topics = items;
+    }
+  }
   let $nodeEndpoints: EndQuorumEpochResponseNodeEndpoint[] = [];
   let unknownTaggedFields: TaggedField[] | undefined;
   if (version >= 1) {
@@ -419,7 +507,14 @@ function readEndQuorumEpochResponse(reader: Reader, version: number): EndQuorumE
       const tag = reader.readUVarint();
       const end = taggedFieldEnd(reader);
       if (tag === 0 && version >= 1) {
-        $nodeEndpoints = readArray(reader, true, (r) => readEndQuorumEpochResponseNodeEndpoint(r, version));
+        {
+          const n = reader.readArrayLength(true, false);
+          {
+            const items: EndQuorumEpochResponseNodeEndpoint[] = [];
+            for (let i = 0; i < n; i++) items.push(readEndQuorumEpochResponseNodeEndpoint(reader, version));
+            $nodeEndpoints = items;
+          }
+        }
         finishTaggedField(reader, end, tag);
       }
       else (unknownTaggedFields ??= []).push({ tag, data: reader.readCopy(end - reader.offset) });
@@ -434,7 +529,13 @@ function writeEndQuorumEpochResponseTopicData(writer: Writer, value: EndQuorumEp
   const $topicName = value.topicName;
   writeString(writer, $topicName, version >= 1);
   const $partitions = value.partitions;
-  writeArray(writer, $partitions, version >= 1, (w, e) => writeEndQuorumEpochResponsePartitionData(w, e, version));
+  {
+    const items = $partitions;
+    {
+      writer.writeArrayLength(items.length, version >= 1);
+      for (const item of items) writeEndQuorumEpochResponsePartitionData(writer, item, version);
+    }
+  }
   if (version >= 1) {
     writeTaggedFields(writer, undefined, value._unknownTaggedFields);
   }
@@ -442,7 +543,15 @@ function writeEndQuorumEpochResponseTopicData(writer: Writer, value: EndQuorumEp
 
 function readEndQuorumEpochResponseTopicData(reader: Reader, version: number): EndQuorumEpochResponseTopicData {
   const $topicName: string = readString(reader, version >= 1);
-  const $partitions: EndQuorumEpochResponsePartitionData[] = readArray(reader, version >= 1, (r) => readEndQuorumEpochResponsePartitionData(r, version));
+  let $partitions: EndQuorumEpochResponsePartitionData[];
+  {
+    const n = reader.readArrayLength(version >= 1, false);
+    {
+      const items: EndQuorumEpochResponsePartitionData[] = [];
+      for (let i = 0; i < n; i++) items.push(readEndQuorumEpochResponsePartitionData(reader, version));
+      $partitions = items;
+    }
+  }
   let unknownTaggedFields: TaggedField[] | undefined;
   if (version >= 1) {
     unknownTaggedFields = readUnknownTaggedFields(reader);

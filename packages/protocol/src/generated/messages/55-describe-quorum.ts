@@ -5,12 +5,10 @@
 
 import {
   checkVersion,
-  readArray,
   readNullableString,
   readString,
   readUnknownTaggedFields,
   unsupportedField,
-  writeArray,
   writeNullableString,
   writeString,
   writeTaggedFields,
@@ -75,14 +73,28 @@ export interface DescribeQuorumRequestPartitionDataInput {
 
 function writeDescribeQuorumRequest(writer: Writer, value: DescribeQuorumRequestInput, version: number): void {
   const $topics = value.topics;
-  writeArray(writer, $topics, true, (w, e) => writeDescribeQuorumRequestTopicData(w, e, version));
+  {
+    const items = $topics;
+    {
+      writer.writeArrayLength(items.length, true);
+      for (const item of items) writeDescribeQuorumRequestTopicData(writer, item, version);
+    }
+  }
   {
     writeTaggedFields(writer, undefined, value._unknownTaggedFields);
   }
 }
 
 function readDescribeQuorumRequest(reader: Reader, version: number): DescribeQuorumRequest {
-  const $topics: DescribeQuorumRequestTopicData[] = readArray(reader, true, (r) => readDescribeQuorumRequestTopicData(r, version));
+  let $topics: DescribeQuorumRequestTopicData[];
+  {
+    const n = reader.readArrayLength(true, false);
+    {
+      const items: DescribeQuorumRequestTopicData[] = [];
+      for (let i = 0; i < n; i++) items.push(readDescribeQuorumRequestTopicData(reader, version));
+      $topics = items;
+    }
+  }
   let unknownTaggedFields: TaggedField[] | undefined;
   {
     unknownTaggedFields = readUnknownTaggedFields(reader);
@@ -96,7 +108,13 @@ function writeDescribeQuorumRequestTopicData(writer: Writer, value: DescribeQuor
   const $topicName = value.topicName;
   writeString(writer, $topicName, true);
   const $partitions = value.partitions;
-  writeArray(writer, $partitions, true, (w, e) => writeDescribeQuorumRequestPartitionData(w, e, version));
+  {
+    const items = $partitions;
+    {
+      writer.writeArrayLength(items.length, true);
+      for (const item of items) writeDescribeQuorumRequestPartitionData(writer, item, version);
+    }
+  }
   {
     writeTaggedFields(writer, undefined, value._unknownTaggedFields);
   }
@@ -104,7 +122,15 @@ function writeDescribeQuorumRequestTopicData(writer: Writer, value: DescribeQuor
 
 function readDescribeQuorumRequestTopicData(reader: Reader, version: number): DescribeQuorumRequestTopicData {
   const $topicName: string = readString(reader, true);
-  const $partitions: DescribeQuorumRequestPartitionData[] = readArray(reader, true, (r) => readDescribeQuorumRequestPartitionData(r, version));
+  let $partitions: DescribeQuorumRequestPartitionData[];
+  {
+    const n = reader.readArrayLength(true, false);
+    {
+      const items: DescribeQuorumRequestPartitionData[] = [];
+      for (let i = 0; i < n; i++) items.push(readDescribeQuorumRequestPartitionData(reader, version));
+      $partitions = items;
+    }
+  }
   let unknownTaggedFields: TaggedField[] | undefined;
   {
     unknownTaggedFields = readUnknownTaggedFields(reader);
@@ -331,11 +357,23 @@ function writeDescribeQuorumResponse(writer: Writer, value: DescribeQuorumRespon
     writeNullableString(writer, $errorMessage, true);
   }
   const $topics = value.topics;
-  writeArray(writer, $topics, true, (w, e) => writeDescribeQuorumResponseTopicData(w, e, version));
+  {
+    const items = $topics;
+    {
+      writer.writeArrayLength(items.length, true);
+      for (const item of items) writeDescribeQuorumResponseTopicData(writer, item, version);
+    }
+  }
   const $nodes = (value.nodes ?? []);
   if (!(version >= 2) && !($nodes !== null && $nodes.length === 0)) unsupportedField('DescribeQuorumResponse.nodes', version);
   if (version >= 2) {
-    writeArray(writer, $nodes, true, (w, e) => writeDescribeQuorumResponseNode(w, e, version));
+    {
+      const items = $nodes;
+      {
+        writer.writeArrayLength(items.length, true);
+        for (const item of items) writeDescribeQuorumResponseNode(writer, item, version);
+      }
+    }
   }
   {
     writeTaggedFields(writer, undefined, value._unknownTaggedFields);
@@ -345,8 +383,26 @@ function writeDescribeQuorumResponse(writer: Writer, value: DescribeQuorumRespon
 function readDescribeQuorumResponse(reader: Reader, version: number): DescribeQuorumResponse {
   const $errorCode: number = reader.readInt16();
   const $errorMessage: string | null = version >= 2 ? readNullableString(reader, true) : "";
-  const $topics: DescribeQuorumResponseTopicData[] = readArray(reader, true, (r) => readDescribeQuorumResponseTopicData(r, version));
-  const $nodes: DescribeQuorumResponseNode[] = version >= 2 ? readArray(reader, true, (r) => readDescribeQuorumResponseNode(r, version)) : [];
+  let $topics: DescribeQuorumResponseTopicData[];
+  {
+    const n = reader.readArrayLength(true, false);
+    {
+      const items: DescribeQuorumResponseTopicData[] = [];
+      for (let i = 0; i < n; i++) items.push(readDescribeQuorumResponseTopicData(reader, version));
+      $topics = items;
+    }
+  }
+  let $nodes: DescribeQuorumResponseNode[] = [];
+  if (version >= 2) {
+    {
+      const n = reader.readArrayLength(true, false);
+      {
+        const items: DescribeQuorumResponseNode[] = [];
+        for (let i = 0; i < n; i++) items.push(readDescribeQuorumResponseNode(reader, version));
+        $nodes = items;
+      }
+    }
+  }
   let unknownTaggedFields: TaggedField[] | undefined;
   {
     unknownTaggedFields = readUnknownTaggedFields(reader);
@@ -360,7 +416,13 @@ function writeDescribeQuorumResponseTopicData(writer: Writer, value: DescribeQuo
   const $topicName = value.topicName;
   writeString(writer, $topicName, true);
   const $partitions = value.partitions;
-  writeArray(writer, $partitions, true, (w, e) => writeDescribeQuorumResponsePartitionData(w, e, version));
+  {
+    const items = $partitions;
+    {
+      writer.writeArrayLength(items.length, true);
+      for (const item of items) writeDescribeQuorumResponsePartitionData(writer, item, version);
+    }
+  }
   {
     writeTaggedFields(writer, undefined, value._unknownTaggedFields);
   }
@@ -368,7 +430,15 @@ function writeDescribeQuorumResponseTopicData(writer: Writer, value: DescribeQuo
 
 function readDescribeQuorumResponseTopicData(reader: Reader, version: number): DescribeQuorumResponseTopicData {
   const $topicName: string = readString(reader, true);
-  const $partitions: DescribeQuorumResponsePartitionData[] = readArray(reader, true, (r) => readDescribeQuorumResponsePartitionData(r, version));
+  let $partitions: DescribeQuorumResponsePartitionData[];
+  {
+    const n = reader.readArrayLength(true, false);
+    {
+      const items: DescribeQuorumResponsePartitionData[] = [];
+      for (let i = 0; i < n; i++) items.push(readDescribeQuorumResponsePartitionData(reader, version));
+      $partitions = items;
+    }
+  }
   let unknownTaggedFields: TaggedField[] | undefined;
   {
     unknownTaggedFields = readUnknownTaggedFields(reader);
@@ -394,9 +464,21 @@ function writeDescribeQuorumResponsePartitionData(writer: Writer, value: Describ
   const $highWatermark = value.highWatermark;
   writer.writeInt64($highWatermark);
   const $currentVoters = value.currentVoters;
-  writeArray(writer, $currentVoters, true, (w, e) => writeDescribeQuorumResponseReplicaState(w, e, version));
+  {
+    const items = $currentVoters;
+    {
+      writer.writeArrayLength(items.length, true);
+      for (const item of items) writeDescribeQuorumResponseReplicaState(writer, item, version);
+    }
+  }
   const $observers = value.observers;
-  writeArray(writer, $observers, true, (w, e) => writeDescribeQuorumResponseReplicaState(w, e, version));
+  {
+    const items = $observers;
+    {
+      writer.writeArrayLength(items.length, true);
+      for (const item of items) writeDescribeQuorumResponseReplicaState(writer, item, version);
+    }
+  }
   {
     writeTaggedFields(writer, undefined, value._unknownTaggedFields);
   }
@@ -409,8 +491,24 @@ function readDescribeQuorumResponsePartitionData(reader: Reader, version: number
   const $leaderId: number = reader.readInt32();
   const $leaderEpoch: number = reader.readInt32();
   const $highWatermark: bigint = reader.readInt64();
-  const $currentVoters: DescribeQuorumResponseReplicaState[] = readArray(reader, true, (r) => readDescribeQuorumResponseReplicaState(r, version));
-  const $observers: DescribeQuorumResponseReplicaState[] = readArray(reader, true, (r) => readDescribeQuorumResponseReplicaState(r, version));
+  let $currentVoters: DescribeQuorumResponseReplicaState[];
+  {
+    const n = reader.readArrayLength(true, false);
+    {
+      const items: DescribeQuorumResponseReplicaState[] = [];
+      for (let i = 0; i < n; i++) items.push(readDescribeQuorumResponseReplicaState(reader, version));
+      $currentVoters = items;
+    }
+  }
+  let $observers: DescribeQuorumResponseReplicaState[];
+  {
+    const n = reader.readArrayLength(true, false);
+    {
+      const items: DescribeQuorumResponseReplicaState[] = [];
+      for (let i = 0; i < n; i++) items.push(readDescribeQuorumResponseReplicaState(reader, version));
+      $observers = items;
+    }
+  }
   let unknownTaggedFields: TaggedField[] | undefined;
   {
     unknownTaggedFields = readUnknownTaggedFields(reader);
@@ -462,7 +560,13 @@ function writeDescribeQuorumResponseNode(writer: Writer, value: DescribeQuorumRe
   const $nodeId = value.nodeId;
   writer.writeInt32($nodeId);
   const $listeners = value.listeners;
-  writeArray(writer, $listeners, true, (w, e) => writeDescribeQuorumResponseListener(w, e, version));
+  {
+    const items = $listeners;
+    {
+      writer.writeArrayLength(items.length, true);
+      for (const item of items) writeDescribeQuorumResponseListener(writer, item, version);
+    }
+  }
   {
     writeTaggedFields(writer, undefined, value._unknownTaggedFields);
   }
@@ -470,7 +574,15 @@ function writeDescribeQuorumResponseNode(writer: Writer, value: DescribeQuorumRe
 
 function readDescribeQuorumResponseNode(reader: Reader, version: number): DescribeQuorumResponseNode {
   const $nodeId: number = reader.readInt32();
-  const $listeners: DescribeQuorumResponseListener[] = readArray(reader, true, (r) => readDescribeQuorumResponseListener(r, version));
+  let $listeners: DescribeQuorumResponseListener[];
+  {
+    const n = reader.readArrayLength(true, false);
+    {
+      const items: DescribeQuorumResponseListener[] = [];
+      for (let i = 0; i < n; i++) items.push(readDescribeQuorumResponseListener(reader, version));
+      $listeners = items;
+    }
+  }
   let unknownTaggedFields: TaggedField[] | undefined;
   {
     unknownTaggedFields = readUnknownTaggedFields(reader);

@@ -5,11 +5,9 @@
 
 import {
   checkVersion,
-  readArray,
   readString,
   readUnknownTaggedFields,
   unsupportedField,
-  writeArray,
   writeString,
   writeTaggedFields,
   type MessageCodec,
@@ -129,7 +127,13 @@ function writeAlterPartitionRequest(writer: Writer, value: AlterPartitionRequest
   const $brokerEpoch = (value.brokerEpoch ?? -1n);
   writer.writeInt64($brokerEpoch);
   const $topics = value.topics;
-  writeArray(writer, $topics, true, (w, e) => writeAlterPartitionRequestTopicData(w, e, version));
+  {
+    const items = $topics;
+    {
+      writer.writeArrayLength(items.length, true);
+      for (const item of items) writeAlterPartitionRequestTopicData(writer, item, version);
+    }
+  }
   {
     writeTaggedFields(writer, undefined, value._unknownTaggedFields);
   }
@@ -138,7 +142,15 @@ function writeAlterPartitionRequest(writer: Writer, value: AlterPartitionRequest
 function readAlterPartitionRequest(reader: Reader, version: number): AlterPartitionRequest {
   const $brokerId: number = reader.readInt32();
   const $brokerEpoch: bigint = reader.readInt64();
-  const $topics: AlterPartitionRequestTopicData[] = readArray(reader, true, (r) => readAlterPartitionRequestTopicData(r, version));
+  let $topics: AlterPartitionRequestTopicData[];
+  {
+    const n = reader.readArrayLength(true, false);
+    {
+      const items: AlterPartitionRequestTopicData[] = [];
+      for (let i = 0; i < n; i++) items.push(readAlterPartitionRequestTopicData(reader, version));
+      $topics = items;
+    }
+  }
   let unknownTaggedFields: TaggedField[] | undefined;
   {
     unknownTaggedFields = readUnknownTaggedFields(reader);
@@ -158,7 +170,13 @@ function writeAlterPartitionRequestTopicData(writer: Writer, value: AlterPartiti
     writer.writeUuid($topicId);
   }
   const $partitions = value.partitions;
-  writeArray(writer, $partitions, true, (w, e) => writeAlterPartitionRequestPartitionData(w, e, version));
+  {
+    const items = $partitions;
+    {
+      writer.writeArrayLength(items.length, true);
+      for (const item of items) writeAlterPartitionRequestPartitionData(writer, item, version);
+    }
+  }
   {
     writeTaggedFields(writer, undefined, value._unknownTaggedFields);
   }
@@ -167,7 +185,15 @@ function writeAlterPartitionRequestTopicData(writer: Writer, value: AlterPartiti
 function readAlterPartitionRequestTopicData(reader: Reader, version: number): AlterPartitionRequestTopicData {
   const $topicName: string = version <= 1 ? readString(reader, true) : "";
   const $topicId: string = version >= 2 ? reader.readUuid() : ZERO_UUID;
-  const $partitions: AlterPartitionRequestPartitionData[] = readArray(reader, true, (r) => readAlterPartitionRequestPartitionData(r, version));
+  let $partitions: AlterPartitionRequestPartitionData[];
+  {
+    const n = reader.readArrayLength(true, false);
+    {
+      const items: AlterPartitionRequestPartitionData[] = [];
+      for (let i = 0; i < n; i++) items.push(readAlterPartitionRequestPartitionData(reader, version));
+      $partitions = items;
+    }
+  }
   let unknownTaggedFields: TaggedField[] | undefined;
   {
     unknownTaggedFields = readUnknownTaggedFields(reader);
@@ -185,12 +211,24 @@ function writeAlterPartitionRequestPartitionData(writer: Writer, value: AlterPar
   const $newIsr = (value.newIsr ?? []);
   if (!(version <= 2) && !($newIsr !== null && $newIsr.length === 0)) unsupportedField('AlterPartitionRequestPartitionData.newIsr', version);
   if (version <= 2) {
-    writeArray(writer, $newIsr, true, (w, e) => { w.writeInt32(e); });
+    {
+      const items = $newIsr;
+      {
+        writer.writeArrayLength(items.length, true);
+        for (const item of items) writer.writeInt32(item);
+      }
+    }
   }
   const $newIsrWithEpochs = (value.newIsrWithEpochs ?? []);
   if (!(version >= 3) && !($newIsrWithEpochs !== null && $newIsrWithEpochs.length === 0)) unsupportedField('AlterPartitionRequestPartitionData.newIsrWithEpochs', version);
   if (version >= 3) {
-    writeArray(writer, $newIsrWithEpochs, true, (w, e) => writeAlterPartitionRequestBrokerState(w, e, version));
+    {
+      const items = $newIsrWithEpochs;
+      {
+        writer.writeArrayLength(items.length, true);
+        for (const item of items) writeAlterPartitionRequestBrokerState(writer, item, version);
+      }
+    }
   }
   const $leaderRecoveryState = (value.leaderRecoveryState ?? 0);
   if (!(version >= 1) && !($leaderRecoveryState === 0)) unsupportedField('AlterPartitionRequestPartitionData.leaderRecoveryState', version);
@@ -207,8 +245,28 @@ function writeAlterPartitionRequestPartitionData(writer: Writer, value: AlterPar
 function readAlterPartitionRequestPartitionData(reader: Reader, version: number): AlterPartitionRequestPartitionData {
   const $partitionIndex: number = reader.readInt32();
   const $leaderEpoch: number = reader.readInt32();
-  const $newIsr: number[] = version <= 2 ? readArray(reader, true, (r) => r.readInt32()) : [];
-  const $newIsrWithEpochs: AlterPartitionRequestBrokerState[] = version >= 3 ? readArray(reader, true, (r) => readAlterPartitionRequestBrokerState(r, version)) : [];
+  let $newIsr: number[] = [];
+  if (version <= 2) {
+    {
+      const n = reader.readArrayLength(true, false);
+      {
+        const items: number[] = [];
+        for (let i = 0; i < n; i++) items.push(reader.readInt32());
+        $newIsr = items;
+      }
+    }
+  }
+  let $newIsrWithEpochs: AlterPartitionRequestBrokerState[] = [];
+  if (version >= 3) {
+    {
+      const n = reader.readArrayLength(true, false);
+      {
+        const items: AlterPartitionRequestBrokerState[] = [];
+        for (let i = 0; i < n; i++) items.push(readAlterPartitionRequestBrokerState(reader, version));
+        $newIsrWithEpochs = items;
+      }
+    }
+  }
   const $leaderRecoveryState: number = version >= 1 ? reader.readInt8() : 0;
   const $partitionEpoch: number = reader.readInt32();
   let unknownTaggedFields: TaggedField[] | undefined;
@@ -358,7 +416,13 @@ function writeAlterPartitionResponse(writer: Writer, value: AlterPartitionRespon
   const $errorCode = value.errorCode;
   writer.writeInt16($errorCode);
   const $topics = value.topics;
-  writeArray(writer, $topics, true, (w, e) => writeAlterPartitionResponseTopicData(w, e, version));
+  {
+    const items = $topics;
+    {
+      writer.writeArrayLength(items.length, true);
+      for (const item of items) writeAlterPartitionResponseTopicData(writer, item, version);
+    }
+  }
   {
     writeTaggedFields(writer, undefined, value._unknownTaggedFields);
   }
@@ -367,7 +431,15 @@ function writeAlterPartitionResponse(writer: Writer, value: AlterPartitionRespon
 function readAlterPartitionResponse(reader: Reader, version: number): AlterPartitionResponse {
   const $throttleTimeMs: number = reader.readInt32();
   const $errorCode: number = reader.readInt16();
-  const $topics: AlterPartitionResponseTopicData[] = readArray(reader, true, (r) => readAlterPartitionResponseTopicData(r, version));
+  let $topics: AlterPartitionResponseTopicData[];
+  {
+    const n = reader.readArrayLength(true, false);
+    {
+      const items: AlterPartitionResponseTopicData[] = [];
+      for (let i = 0; i < n; i++) items.push(readAlterPartitionResponseTopicData(reader, version));
+      $topics = items;
+    }
+  }
   let unknownTaggedFields: TaggedField[] | undefined;
   {
     unknownTaggedFields = readUnknownTaggedFields(reader);
@@ -387,7 +459,13 @@ function writeAlterPartitionResponseTopicData(writer: Writer, value: AlterPartit
     writer.writeUuid($topicId);
   }
   const $partitions = value.partitions;
-  writeArray(writer, $partitions, true, (w, e) => writeAlterPartitionResponsePartitionData(w, e, version));
+  {
+    const items = $partitions;
+    {
+      writer.writeArrayLength(items.length, true);
+      for (const item of items) writeAlterPartitionResponsePartitionData(writer, item, version);
+    }
+  }
   {
     writeTaggedFields(writer, undefined, value._unknownTaggedFields);
   }
@@ -396,7 +474,15 @@ function writeAlterPartitionResponseTopicData(writer: Writer, value: AlterPartit
 function readAlterPartitionResponseTopicData(reader: Reader, version: number): AlterPartitionResponseTopicData {
   const $topicName: string = version <= 1 ? readString(reader, true) : "";
   const $topicId: string = version >= 2 ? reader.readUuid() : ZERO_UUID;
-  const $partitions: AlterPartitionResponsePartitionData[] = readArray(reader, true, (r) => readAlterPartitionResponsePartitionData(r, version));
+  let $partitions: AlterPartitionResponsePartitionData[];
+  {
+    const n = reader.readArrayLength(true, false);
+    {
+      const items: AlterPartitionResponsePartitionData[] = [];
+      for (let i = 0; i < n; i++) items.push(readAlterPartitionResponsePartitionData(reader, version));
+      $partitions = items;
+    }
+  }
   let unknownTaggedFields: TaggedField[] | undefined;
   {
     unknownTaggedFields = readUnknownTaggedFields(reader);
@@ -416,7 +502,13 @@ function writeAlterPartitionResponsePartitionData(writer: Writer, value: AlterPa
   const $leaderEpoch = value.leaderEpoch;
   writer.writeInt32($leaderEpoch);
   const $isr = value.isr;
-  writeArray(writer, $isr, true, (w, e) => { w.writeInt32(e); });
+  {
+    const items = $isr;
+    {
+      writer.writeArrayLength(items.length, true);
+      for (const item of items) writer.writeInt32(item);
+    }
+  }
   const $leaderRecoveryState = (value.leaderRecoveryState ?? 0);
   if (version >= 1) {
     writer.writeInt8($leaderRecoveryState);
@@ -433,7 +525,15 @@ function readAlterPartitionResponsePartitionData(reader: Reader, version: number
   const $errorCode: number = reader.readInt16();
   const $leaderId: number = reader.readInt32();
   const $leaderEpoch: number = reader.readInt32();
-  const $isr: number[] = readArray(reader, true, (r) => r.readInt32());
+  let $isr: number[];
+  {
+    const n = reader.readArrayLength(true, false);
+    {
+      const items: number[] = [];
+      for (let i = 0; i < n; i++) items.push(reader.readInt32());
+      $isr = items;
+    }
+  }
   const $leaderRecoveryState: number = version >= 1 ? reader.readInt8() : 0;
   const $partitionEpoch: number = reader.readInt32();
   let unknownTaggedFields: TaggedField[] | undefined;

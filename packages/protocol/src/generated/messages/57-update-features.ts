@@ -5,12 +5,10 @@
 
 import {
   checkVersion,
-  readArray,
   readNullableString,
   readString,
   readUnknownTaggedFields,
   unsupportedField,
-  writeArray,
   writeNullableString,
   writeString,
   writeTaggedFields,
@@ -76,7 +74,13 @@ function writeUpdateFeaturesRequest(writer: Writer, value: UpdateFeaturesRequest
   const $timeoutMs = (value.timeoutMs ?? 60000);
   writer.writeInt32($timeoutMs);
   const $featureUpdates = value.featureUpdates;
-  writeArray(writer, $featureUpdates, true, (w, e) => writeUpdateFeaturesRequestFeatureUpdateKey(w, e, version));
+  {
+    const items = $featureUpdates;
+    {
+      writer.writeArrayLength(items.length, true);
+      for (const item of items) writeUpdateFeaturesRequestFeatureUpdateKey(writer, item, version);
+    }
+  }
   const $validateOnly = (value.validateOnly ?? false);
   if (!(version >= 1) && !($validateOnly === false)) unsupportedField('UpdateFeaturesRequest.validateOnly', version);
   if (version >= 1) {
@@ -89,7 +93,15 @@ function writeUpdateFeaturesRequest(writer: Writer, value: UpdateFeaturesRequest
 
 function readUpdateFeaturesRequest(reader: Reader, version: number): UpdateFeaturesRequest {
   const $timeoutMs: number = reader.readInt32();
-  const $featureUpdates: UpdateFeaturesRequestFeatureUpdateKey[] = readArray(reader, true, (r) => readUpdateFeaturesRequestFeatureUpdateKey(r, version));
+  let $featureUpdates: UpdateFeaturesRequestFeatureUpdateKey[];
+  {
+    const n = reader.readArrayLength(true, false);
+    {
+      const items: UpdateFeaturesRequestFeatureUpdateKey[] = [];
+      for (let i = 0; i < n; i++) items.push(readUpdateFeaturesRequestFeatureUpdateKey(reader, version));
+      $featureUpdates = items;
+    }
+  }
   const $validateOnly: boolean = version >= 1 ? reader.readBool() : false;
   let unknownTaggedFields: TaggedField[] | undefined;
   {
@@ -217,7 +229,13 @@ function writeUpdateFeaturesResponse(writer: Writer, value: UpdateFeaturesRespon
   writeNullableString(writer, $errorMessage, true);
   const $results = (value.results ?? []);
   if (version <= 1) {
-    writeArray(writer, $results, true, (w, e) => writeUpdateFeaturesResponseUpdatableFeatureResult(w, e, version));
+    {
+      const items = $results;
+      {
+        writer.writeArrayLength(items.length, true);
+        for (const item of items) writeUpdateFeaturesResponseUpdatableFeatureResult(writer, item, version);
+      }
+    }
   }
   {
     writeTaggedFields(writer, undefined, value._unknownTaggedFields);
@@ -228,7 +246,17 @@ function readUpdateFeaturesResponse(reader: Reader, version: number): UpdateFeat
   const $throttleTimeMs: number = reader.readInt32();
   const $errorCode: number = reader.readInt16();
   const $errorMessage: string | null = readNullableString(reader, true);
-  const $results: UpdateFeaturesResponseUpdatableFeatureResult[] = version <= 1 ? readArray(reader, true, (r) => readUpdateFeaturesResponseUpdatableFeatureResult(r, version)) : [];
+  let $results: UpdateFeaturesResponseUpdatableFeatureResult[] = [];
+  if (version <= 1) {
+    {
+      const n = reader.readArrayLength(true, false);
+      {
+        const items: UpdateFeaturesResponseUpdatableFeatureResult[] = [];
+        for (let i = 0; i < n; i++) items.push(readUpdateFeaturesResponseUpdatableFeatureResult(reader, version));
+        $results = items;
+      }
+    }
+  }
   let unknownTaggedFields: TaggedField[] | undefined;
   {
     unknownTaggedFields = readUnknownTaggedFields(reader);

@@ -6,14 +6,12 @@
 import {
   checkVersion,
   finishTaggedField,
-  readArray,
   readBytes,
   readNullableString,
   readString,
   readUnknownTaggedFields,
   taggedFieldEnd,
   unsupportedField,
-  writeArray,
   writeBytes,
   writeNullableString,
   writeString,
@@ -133,7 +131,13 @@ function writeFetchSnapshotRequest(writer: Writer, value: FetchSnapshotRequestIn
   const $maxBytes = (value.maxBytes ?? 2147483647);
   writer.writeInt32($maxBytes);
   const $topics = value.topics;
-  writeArray(writer, $topics, true, (w, e) => writeFetchSnapshotRequestTopicSnapshot(w, e, version));
+  {
+    const items = $topics;
+    {
+      writer.writeArrayLength(items.length, true);
+      for (const item of items) writeFetchSnapshotRequestTopicSnapshot(writer, item, version);
+    }
+  }
   {
     let tags: TaggedWrite[] | undefined;
     if (!($clusterId === null)) {
@@ -147,7 +151,15 @@ function readFetchSnapshotRequest(reader: Reader, version: number): FetchSnapsho
   let $clusterId: string | null = null;
   const $replicaId: number = reader.readInt32();
   const $maxBytes: number = reader.readInt32();
-  const $topics: FetchSnapshotRequestTopicSnapshot[] = readArray(reader, true, (r) => readFetchSnapshotRequestTopicSnapshot(r, version));
+  let $topics: FetchSnapshotRequestTopicSnapshot[];
+  {
+    const n = reader.readArrayLength(true, false);
+    {
+      const items: FetchSnapshotRequestTopicSnapshot[] = [];
+      for (let i = 0; i < n; i++) items.push(readFetchSnapshotRequestTopicSnapshot(reader, version));
+      $topics = items;
+    }
+  }
   let unknownTaggedFields: TaggedField[] | undefined;
   {
     const count = reader.readUVarint();
@@ -170,7 +182,13 @@ function writeFetchSnapshotRequestTopicSnapshot(writer: Writer, value: FetchSnap
   const $name = value.name;
   writeString(writer, $name, true);
   const $partitions = value.partitions;
-  writeArray(writer, $partitions, true, (w, e) => writeFetchSnapshotRequestPartitionSnapshot(w, e, version));
+  {
+    const items = $partitions;
+    {
+      writer.writeArrayLength(items.length, true);
+      for (const item of items) writeFetchSnapshotRequestPartitionSnapshot(writer, item, version);
+    }
+  }
   {
     writeTaggedFields(writer, undefined, value._unknownTaggedFields);
   }
@@ -178,7 +196,15 @@ function writeFetchSnapshotRequestTopicSnapshot(writer: Writer, value: FetchSnap
 
 function readFetchSnapshotRequestTopicSnapshot(reader: Reader, version: number): FetchSnapshotRequestTopicSnapshot {
   const $name: string = readString(reader, true);
-  const $partitions: FetchSnapshotRequestPartitionSnapshot[] = readArray(reader, true, (r) => readFetchSnapshotRequestPartitionSnapshot(r, version));
+  let $partitions: FetchSnapshotRequestPartitionSnapshot[];
+  {
+    const n = reader.readArrayLength(true, false);
+    {
+      const items: FetchSnapshotRequestPartitionSnapshot[] = [];
+      for (let i = 0; i < n; i++) items.push(readFetchSnapshotRequestPartitionSnapshot(reader, version));
+      $partitions = items;
+    }
+  }
   let unknownTaggedFields: TaggedField[] | undefined;
   {
     unknownTaggedFields = readUnknownTaggedFields(reader);
@@ -433,13 +459,19 @@ function writeFetchSnapshotResponse(writer: Writer, value: FetchSnapshotResponse
   const $errorCode = value.errorCode;
   writer.writeInt16($errorCode);
   const $topics = value.topics;
-  writeArray(writer, $topics, true, (w, e) => writeFetchSnapshotResponseTopicSnapshot(w, e, version));
+  {
+    const items = $topics;
+    {
+      writer.writeArrayLength(items.length, true);
+      for (const item of items) writeFetchSnapshotResponseTopicSnapshot(writer, item, version);
+    }
+  }
   const $nodeEndpoints = (value.nodeEndpoints ?? []);
   if (!(version >= 1) && !($nodeEndpoints !== null && $nodeEndpoints.length === 0)) unsupportedField('FetchSnapshotResponse.nodeEndpoints', version);
   {
     let tags: TaggedWrite[] | undefined;
     if (version >= 1 && !($nodeEndpoints !== null && $nodeEndpoints.length === 0)) {
-      (tags ??= []).push([0, (writer) => { writeArray(writer, $nodeEndpoints, true, (w, e) => writeFetchSnapshotResponseNodeEndpoint(w, e, version)); }]);
+      (tags ??= []).push([0, (writer) => { {   const items = $nodeEndpoints;   {     writer.writeArrayLength(items.length, true);     for (const item of items) writeFetchSnapshotResponseNodeEndpoint(writer, item, version);   } } }]);
     }
     writeTaggedFields(writer, tags, value._unknownTaggedFields);
   }
@@ -448,7 +480,15 @@ function writeFetchSnapshotResponse(writer: Writer, value: FetchSnapshotResponse
 function readFetchSnapshotResponse(reader: Reader, version: number): FetchSnapshotResponse {
   const $throttleTimeMs: number = reader.readInt32();
   const $errorCode: number = reader.readInt16();
-  const $topics: FetchSnapshotResponseTopicSnapshot[] = readArray(reader, true, (r) => readFetchSnapshotResponseTopicSnapshot(r, version));
+  let $topics: FetchSnapshotResponseTopicSnapshot[];
+  {
+    const n = reader.readArrayLength(true, false);
+    {
+      const items: FetchSnapshotResponseTopicSnapshot[] = [];
+      for (let i = 0; i < n; i++) items.push(readFetchSnapshotResponseTopicSnapshot(reader, version));
+      $topics = items;
+    }
+  }
   let $nodeEndpoints: FetchSnapshotResponseNodeEndpoint[] = [];
   let unknownTaggedFields: TaggedField[] | undefined;
   {
@@ -457,7 +497,14 @@ function readFetchSnapshotResponse(reader: Reader, version: number): FetchSnapsh
       const tag = reader.readUVarint();
       const end = taggedFieldEnd(reader);
       if (tag === 0 && version >= 1) {
-        $nodeEndpoints = readArray(reader, true, (r) => readFetchSnapshotResponseNodeEndpoint(r, version));
+        {
+          const n = reader.readArrayLength(true, false);
+          {
+            const items: FetchSnapshotResponseNodeEndpoint[] = [];
+            for (let i = 0; i < n; i++) items.push(readFetchSnapshotResponseNodeEndpoint(reader, version));
+            $nodeEndpoints = items;
+          }
+        }
         finishTaggedField(reader, end, tag);
       }
       else (unknownTaggedFields ??= []).push({ tag, data: reader.readCopy(end - reader.offset) });
@@ -472,7 +519,13 @@ function writeFetchSnapshotResponseTopicSnapshot(writer: Writer, value: FetchSna
   const $name = value.name;
   writeString(writer, $name, true);
   const $partitions = value.partitions;
-  writeArray(writer, $partitions, true, (w, e) => writeFetchSnapshotResponsePartitionSnapshot(w, e, version));
+  {
+    const items = $partitions;
+    {
+      writer.writeArrayLength(items.length, true);
+      for (const item of items) writeFetchSnapshotResponsePartitionSnapshot(writer, item, version);
+    }
+  }
   {
     writeTaggedFields(writer, undefined, value._unknownTaggedFields);
   }
@@ -480,7 +533,15 @@ function writeFetchSnapshotResponseTopicSnapshot(writer: Writer, value: FetchSna
 
 function readFetchSnapshotResponseTopicSnapshot(reader: Reader, version: number): FetchSnapshotResponseTopicSnapshot {
   const $name: string = readString(reader, true);
-  const $partitions: FetchSnapshotResponsePartitionSnapshot[] = readArray(reader, true, (r) => readFetchSnapshotResponsePartitionSnapshot(r, version));
+  let $partitions: FetchSnapshotResponsePartitionSnapshot[];
+  {
+    const n = reader.readArrayLength(true, false);
+    {
+      const items: FetchSnapshotResponsePartitionSnapshot[] = [];
+      for (let i = 0; i < n; i++) items.push(readFetchSnapshotResponsePartitionSnapshot(reader, version));
+      $partitions = items;
+    }
+  }
   let unknownTaggedFields: TaggedField[] | undefined;
   {
     unknownTaggedFields = readUnknownTaggedFields(reader);

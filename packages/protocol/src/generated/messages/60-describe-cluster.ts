@@ -5,12 +5,10 @@
 
 import {
   checkVersion,
-  readArray,
   readNullableString,
   readString,
   readUnknownTaggedFields,
   unsupportedField,
-  writeArray,
   writeNullableString,
   writeString,
   writeTaggedFields,
@@ -176,7 +174,13 @@ function writeDescribeClusterResponse(writer: Writer, value: DescribeClusterResp
   const $controllerId = (value.controllerId ?? -1);
   writer.writeInt32($controllerId);
   const $brokers = value.brokers;
-  writeArray(writer, $brokers, true, (w, e) => writeDescribeClusterResponseDescribeClusterBroker(w, e, version));
+  {
+    const items = $brokers;
+    {
+      writer.writeArrayLength(items.length, true);
+      for (const item of items) writeDescribeClusterResponseDescribeClusterBroker(writer, item, version);
+    }
+  }
   const $clusterAuthorizedOperations = (value.clusterAuthorizedOperations ?? -2147483648);
   writer.writeInt32($clusterAuthorizedOperations);
   {
@@ -191,7 +195,15 @@ function readDescribeClusterResponse(reader: Reader, version: number): DescribeC
   const $endpointType: number = version >= 1 ? reader.readInt8() : 1;
   const $clusterId: string = readString(reader, true);
   const $controllerId: number = reader.readInt32();
-  const $brokers: DescribeClusterResponseDescribeClusterBroker[] = readArray(reader, true, (r) => readDescribeClusterResponseDescribeClusterBroker(r, version));
+  let $brokers: DescribeClusterResponseDescribeClusterBroker[];
+  {
+    const n = reader.readArrayLength(true, false);
+    {
+      const items: DescribeClusterResponseDescribeClusterBroker[] = [];
+      for (let i = 0; i < n; i++) items.push(readDescribeClusterResponseDescribeClusterBroker(reader, version));
+      $brokers = items;
+    }
+  }
   const $clusterAuthorizedOperations: number = reader.readInt32();
   let unknownTaggedFields: TaggedField[] | undefined;
   {

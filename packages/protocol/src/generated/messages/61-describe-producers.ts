@@ -5,11 +5,9 @@
 
 import {
   checkVersion,
-  readArray,
   readNullableString,
   readString,
   readUnknownTaggedFields,
-  writeArray,
   writeNullableString,
   writeString,
   writeTaggedFields,
@@ -57,14 +55,28 @@ export interface DescribeProducersRequestTopicRequestInput {
 
 function writeDescribeProducersRequest(writer: Writer, value: DescribeProducersRequestInput, version: number): void {
   const $topics = value.topics;
-  writeArray(writer, $topics, true, (w, e) => writeDescribeProducersRequestTopicRequest(w, e, version));
+  {
+    const items = $topics;
+    {
+      writer.writeArrayLength(items.length, true);
+      for (const item of items) writeDescribeProducersRequestTopicRequest(writer, item, version);
+    }
+  }
   {
     writeTaggedFields(writer, undefined, value._unknownTaggedFields);
   }
 }
 
 function readDescribeProducersRequest(reader: Reader, version: number): DescribeProducersRequest {
-  const $topics: DescribeProducersRequestTopicRequest[] = readArray(reader, true, (r) => readDescribeProducersRequestTopicRequest(r, version));
+  let $topics: DescribeProducersRequestTopicRequest[];
+  {
+    const n = reader.readArrayLength(true, false);
+    {
+      const items: DescribeProducersRequestTopicRequest[] = [];
+      for (let i = 0; i < n; i++) items.push(readDescribeProducersRequestTopicRequest(reader, version));
+      $topics = items;
+    }
+  }
   let unknownTaggedFields: TaggedField[] | undefined;
   {
     unknownTaggedFields = readUnknownTaggedFields(reader);
@@ -78,7 +90,13 @@ function writeDescribeProducersRequestTopicRequest(writer: Writer, value: Descri
   const $name = value.name;
   writeString(writer, $name, true);
   const $partitionIndexes = value.partitionIndexes;
-  writeArray(writer, $partitionIndexes, true, (w, e) => { w.writeInt32(e); });
+  {
+    const items = $partitionIndexes;
+    {
+      writer.writeArrayLength(items.length, true);
+      for (const item of items) writer.writeInt32(item);
+    }
+  }
   {
     writeTaggedFields(writer, undefined, value._unknownTaggedFields);
   }
@@ -86,7 +104,15 @@ function writeDescribeProducersRequestTopicRequest(writer: Writer, value: Descri
 
 function readDescribeProducersRequestTopicRequest(reader: Reader, _version: number): DescribeProducersRequestTopicRequest {
   const $name: string = readString(reader, true);
-  const $partitionIndexes: number[] = readArray(reader, true, (r) => r.readInt32());
+  let $partitionIndexes: number[];
+  {
+    const n = reader.readArrayLength(true, false);
+    {
+      const items: number[] = [];
+      for (let i = 0; i < n; i++) items.push(reader.readInt32());
+      $partitionIndexes = items;
+    }
+  }
   let unknownTaggedFields: TaggedField[] | undefined;
   {
     unknownTaggedFields = readUnknownTaggedFields(reader);
@@ -226,7 +252,13 @@ function writeDescribeProducersResponse(writer: Writer, value: DescribeProducers
   const $throttleTimeMs = value.throttleTimeMs;
   writer.writeInt32($throttleTimeMs);
   const $topics = value.topics;
-  writeArray(writer, $topics, true, (w, e) => writeDescribeProducersResponseTopicResponse(w, e, version));
+  {
+    const items = $topics;
+    {
+      writer.writeArrayLength(items.length, true);
+      for (const item of items) writeDescribeProducersResponseTopicResponse(writer, item, version);
+    }
+  }
   {
     writeTaggedFields(writer, undefined, value._unknownTaggedFields);
   }
@@ -234,7 +266,15 @@ function writeDescribeProducersResponse(writer: Writer, value: DescribeProducers
 
 function readDescribeProducersResponse(reader: Reader, version: number): DescribeProducersResponse {
   const $throttleTimeMs: number = reader.readInt32();
-  const $topics: DescribeProducersResponseTopicResponse[] = readArray(reader, true, (r) => readDescribeProducersResponseTopicResponse(r, version));
+  let $topics: DescribeProducersResponseTopicResponse[];
+  {
+    const n = reader.readArrayLength(true, false);
+    {
+      const items: DescribeProducersResponseTopicResponse[] = [];
+      for (let i = 0; i < n; i++) items.push(readDescribeProducersResponseTopicResponse(reader, version));
+      $topics = items;
+    }
+  }
   let unknownTaggedFields: TaggedField[] | undefined;
   {
     unknownTaggedFields = readUnknownTaggedFields(reader);
@@ -248,7 +288,13 @@ function writeDescribeProducersResponseTopicResponse(writer: Writer, value: Desc
   const $name = value.name;
   writeString(writer, $name, true);
   const $partitions = value.partitions;
-  writeArray(writer, $partitions, true, (w, e) => writeDescribeProducersResponsePartitionResponse(w, e, version));
+  {
+    const items = $partitions;
+    {
+      writer.writeArrayLength(items.length, true);
+      for (const item of items) writeDescribeProducersResponsePartitionResponse(writer, item, version);
+    }
+  }
   {
     writeTaggedFields(writer, undefined, value._unknownTaggedFields);
   }
@@ -256,7 +302,15 @@ function writeDescribeProducersResponseTopicResponse(writer: Writer, value: Desc
 
 function readDescribeProducersResponseTopicResponse(reader: Reader, version: number): DescribeProducersResponseTopicResponse {
   const $name: string = readString(reader, true);
-  const $partitions: DescribeProducersResponsePartitionResponse[] = readArray(reader, true, (r) => readDescribeProducersResponsePartitionResponse(r, version));
+  let $partitions: DescribeProducersResponsePartitionResponse[];
+  {
+    const n = reader.readArrayLength(true, false);
+    {
+      const items: DescribeProducersResponsePartitionResponse[] = [];
+      for (let i = 0; i < n; i++) items.push(readDescribeProducersResponsePartitionResponse(reader, version));
+      $partitions = items;
+    }
+  }
   let unknownTaggedFields: TaggedField[] | undefined;
   {
     unknownTaggedFields = readUnknownTaggedFields(reader);
@@ -274,7 +328,13 @@ function writeDescribeProducersResponsePartitionResponse(writer: Writer, value: 
   const $errorMessage = (value.errorMessage ?? null);
   writeNullableString(writer, $errorMessage, true);
   const $activeProducers = value.activeProducers;
-  writeArray(writer, $activeProducers, true, (w, e) => writeDescribeProducersResponseProducerState(w, e, version));
+  {
+    const items = $activeProducers;
+    {
+      writer.writeArrayLength(items.length, true);
+      for (const item of items) writeDescribeProducersResponseProducerState(writer, item, version);
+    }
+  }
   {
     writeTaggedFields(writer, undefined, value._unknownTaggedFields);
   }
@@ -284,7 +344,15 @@ function readDescribeProducersResponsePartitionResponse(reader: Reader, version:
   const $partitionIndex: number = reader.readInt32();
   const $errorCode: number = reader.readInt16();
   const $errorMessage: string | null = readNullableString(reader, true);
-  const $activeProducers: DescribeProducersResponseProducerState[] = readArray(reader, true, (r) => readDescribeProducersResponseProducerState(r, version));
+  let $activeProducers: DescribeProducersResponseProducerState[];
+  {
+    const n = reader.readArrayLength(true, false);
+    {
+      const items: DescribeProducersResponseProducerState[] = [];
+      for (let i = 0; i < n; i++) items.push(readDescribeProducersResponseProducerState(reader, version));
+      $activeProducers = items;
+    }
+  }
   let unknownTaggedFields: TaggedField[] | undefined;
   {
     unknownTaggedFields = readUnknownTaggedFields(reader);

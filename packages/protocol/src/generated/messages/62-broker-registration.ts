@@ -5,12 +5,10 @@
 
 import {
   checkVersion,
-  readArray,
   readNullableString,
   readString,
   readUnknownTaggedFields,
   unsupportedField,
-  writeArray,
   writeNullableString,
   writeString,
   writeTaggedFields,
@@ -128,9 +126,21 @@ function writeBrokerRegistrationRequest(writer: Writer, value: BrokerRegistratio
   const $incarnationId = value.incarnationId;
   writer.writeUuid($incarnationId);
   const $listeners = value.listeners;
-  writeArray(writer, $listeners, true, (w, e) => writeBrokerRegistrationRequestListener(w, e, version));
+  {
+    const items = $listeners;
+    {
+      writer.writeArrayLength(items.length, true);
+      for (const item of items) writeBrokerRegistrationRequestListener(writer, item, version);
+    }
+  }
   const $features = value.features;
-  writeArray(writer, $features, true, (w, e) => writeBrokerRegistrationRequestFeature(w, e, version));
+  {
+    const items = $features;
+    {
+      writer.writeArrayLength(items.length, true);
+      for (const item of items) writeBrokerRegistrationRequestFeature(writer, item, version);
+    }
+  }
   const $rack = value.rack;
   writeNullableString(writer, $rack, true);
   const $isMigratingZkBroker = (value.isMigratingZkBroker ?? false);
@@ -140,7 +150,13 @@ function writeBrokerRegistrationRequest(writer: Writer, value: BrokerRegistratio
   }
   const $logDirs = (value.logDirs ?? []);
   if (version >= 2) {
-    writeArray(writer, $logDirs, true, (w, e) => { w.writeUuid(e); });
+    {
+      const items = $logDirs;
+      {
+        writer.writeArrayLength(items.length, true);
+        for (const item of items) writer.writeUuid(item);
+      }
+    }
   }
   const $previousBrokerEpoch = (value.previousBrokerEpoch ?? -1n);
   if (version >= 3) {
@@ -155,11 +171,37 @@ function readBrokerRegistrationRequest(reader: Reader, version: number): BrokerR
   const $brokerId: number = reader.readInt32();
   const $clusterId: string = readString(reader, true);
   const $incarnationId: string = reader.readUuid();
-  const $listeners: BrokerRegistrationRequestListener[] = readArray(reader, true, (r) => readBrokerRegistrationRequestListener(r, version));
-  const $features: BrokerRegistrationRequestFeature[] = readArray(reader, true, (r) => readBrokerRegistrationRequestFeature(r, version));
+  let $listeners: BrokerRegistrationRequestListener[];
+  {
+    const n = reader.readArrayLength(true, false);
+    {
+      const items: BrokerRegistrationRequestListener[] = [];
+      for (let i = 0; i < n; i++) items.push(readBrokerRegistrationRequestListener(reader, version));
+      $listeners = items;
+    }
+  }
+  let $features: BrokerRegistrationRequestFeature[];
+  {
+    const n = reader.readArrayLength(true, false);
+    {
+      const items: BrokerRegistrationRequestFeature[] = [];
+      for (let i = 0; i < n; i++) items.push(readBrokerRegistrationRequestFeature(reader, version));
+      $features = items;
+    }
+  }
   const $rack: string | null = readNullableString(reader, true);
   const $isMigratingZkBroker: boolean = version >= 1 ? reader.readBool() : false;
-  const $logDirs: string[] = version >= 2 ? readArray(reader, true, (r) => r.readUuid()) : [];
+  let $logDirs: string[] = [];
+  if (version >= 2) {
+    {
+      const n = reader.readArrayLength(true, false);
+      {
+        const items: string[] = [];
+        for (let i = 0; i < n; i++) items.push(reader.readUuid());
+        $logDirs = items;
+      }
+    }
+  }
   const $previousBrokerEpoch: bigint = version >= 3 ? reader.readInt64() : -1n;
   let unknownTaggedFields: TaggedField[] | undefined;
   {

@@ -6,11 +6,9 @@
 import {
   checkVersion,
   finishTaggedField,
-  readArray,
   readUnknownTaggedFields,
   taggedFieldEnd,
   unsupportedField,
-  writeArray,
   writeTaggedFields,
   type MessageCodec,
   type TaggedField,
@@ -71,7 +69,7 @@ function writeBrokerHeartbeatRequest(writer: Writer, value: BrokerHeartbeatReque
   {
     let tags: TaggedWrite[] | undefined;
     if (version >= 1 && !($offlineLogDirs !== null && $offlineLogDirs.length === 0)) {
-      (tags ??= []).push([0, (writer) => { writeArray(writer, $offlineLogDirs, true, (w, e) => { w.writeUuid(e); }); }]);
+      (tags ??= []).push([0, (writer) => { {   const items = $offlineLogDirs;   {     writer.writeArrayLength(items.length, true);     for (const item of items) writer.writeUuid(item);   } } }]);
     }
     writeTaggedFields(writer, tags, value._unknownTaggedFields);
   }
@@ -91,7 +89,14 @@ function readBrokerHeartbeatRequest(reader: Reader, version: number): BrokerHear
       const tag = reader.readUVarint();
       const end = taggedFieldEnd(reader);
       if (tag === 0 && version >= 1) {
-        $offlineLogDirs = readArray(reader, true, (r) => r.readUuid());
+        {
+          const n = reader.readArrayLength(true, false);
+          {
+            const items: string[] = [];
+            for (let i = 0; i < n; i++) items.push(reader.readUuid());
+            $offlineLogDirs = items;
+          }
+        }
         finishTaggedField(reader, end, tag);
       }
       else (unknownTaggedFields ??= []).push({ tag, data: reader.readCopy(end - reader.offset) });

@@ -5,10 +5,8 @@
 
 import {
   checkVersion,
-  readArray,
   readString,
   readUnknownTaggedFields,
-  writeArray,
   writeString,
   writeTaggedFields,
   type MessageCodec,
@@ -35,14 +33,28 @@ export interface DescribeTransactionsRequestInput {
 
 function writeDescribeTransactionsRequest(writer: Writer, value: DescribeTransactionsRequestInput, _version: number): void {
   const $transactionalIds = value.transactionalIds;
-  writeArray(writer, $transactionalIds, true, (w, e) => { writeString(w, e, true); });
+  {
+    const items = $transactionalIds;
+    {
+      writer.writeArrayLength(items.length, true);
+      for (const item of items) writeString(writer, item, true);
+    }
+  }
   {
     writeTaggedFields(writer, undefined, value._unknownTaggedFields);
   }
 }
 
 function readDescribeTransactionsRequest(reader: Reader, _version: number): DescribeTransactionsRequest {
-  const $transactionalIds: string[] = readArray(reader, true, (r) => readString(r, true));
+  let $transactionalIds: string[];
+  {
+    const n = reader.readArrayLength(true, false);
+    {
+      const items: string[] = [];
+      for (let i = 0; i < n; i++) items.push(readString(reader, true));
+      $transactionalIds = items;
+    }
+  }
   let unknownTaggedFields: TaggedField[] | undefined;
   {
     unknownTaggedFields = readUnknownTaggedFields(reader);
@@ -162,7 +174,13 @@ function writeDescribeTransactionsResponse(writer: Writer, value: DescribeTransa
   const $throttleTimeMs = value.throttleTimeMs;
   writer.writeInt32($throttleTimeMs);
   const $transactionStates = value.transactionStates;
-  writeArray(writer, $transactionStates, true, (w, e) => writeDescribeTransactionsResponseTransactionState(w, e, version));
+  {
+    const items = $transactionStates;
+    {
+      writer.writeArrayLength(items.length, true);
+      for (const item of items) writeDescribeTransactionsResponseTransactionState(writer, item, version);
+    }
+  }
   {
     writeTaggedFields(writer, undefined, value._unknownTaggedFields);
   }
@@ -170,7 +188,15 @@ function writeDescribeTransactionsResponse(writer: Writer, value: DescribeTransa
 
 function readDescribeTransactionsResponse(reader: Reader, version: number): DescribeTransactionsResponse {
   const $throttleTimeMs: number = reader.readInt32();
-  const $transactionStates: DescribeTransactionsResponseTransactionState[] = readArray(reader, true, (r) => readDescribeTransactionsResponseTransactionState(r, version));
+  let $transactionStates: DescribeTransactionsResponseTransactionState[];
+  {
+    const n = reader.readArrayLength(true, false);
+    {
+      const items: DescribeTransactionsResponseTransactionState[] = [];
+      for (let i = 0; i < n; i++) items.push(readDescribeTransactionsResponseTransactionState(reader, version));
+      $transactionStates = items;
+    }
+  }
   let unknownTaggedFields: TaggedField[] | undefined;
   {
     unknownTaggedFields = readUnknownTaggedFields(reader);
@@ -196,7 +222,13 @@ function writeDescribeTransactionsResponseTransactionState(writer: Writer, value
   const $producerEpoch = value.producerEpoch;
   writer.writeInt16($producerEpoch);
   const $topics = value.topics;
-  writeArray(writer, $topics, true, (w, e) => writeDescribeTransactionsResponseTopicData(w, e, version));
+  {
+    const items = $topics;
+    {
+      writer.writeArrayLength(items.length, true);
+      for (const item of items) writeDescribeTransactionsResponseTopicData(writer, item, version);
+    }
+  }
   {
     writeTaggedFields(writer, undefined, value._unknownTaggedFields);
   }
@@ -210,7 +242,15 @@ function readDescribeTransactionsResponseTransactionState(reader: Reader, versio
   const $transactionStartTimeMs: bigint = reader.readInt64();
   const $producerId: bigint = reader.readInt64();
   const $producerEpoch: number = reader.readInt16();
-  const $topics: DescribeTransactionsResponseTopicData[] = readArray(reader, true, (r) => readDescribeTransactionsResponseTopicData(r, version));
+  let $topics: DescribeTransactionsResponseTopicData[];
+  {
+    const n = reader.readArrayLength(true, false);
+    {
+      const items: DescribeTransactionsResponseTopicData[] = [];
+      for (let i = 0; i < n; i++) items.push(readDescribeTransactionsResponseTopicData(reader, version));
+      $topics = items;
+    }
+  }
   let unknownTaggedFields: TaggedField[] | undefined;
   {
     unknownTaggedFields = readUnknownTaggedFields(reader);
@@ -224,7 +264,13 @@ function writeDescribeTransactionsResponseTopicData(writer: Writer, value: Descr
   const $topic = value.topic;
   writeString(writer, $topic, true);
   const $partitions = value.partitions;
-  writeArray(writer, $partitions, true, (w, e) => { w.writeInt32(e); });
+  {
+    const items = $partitions;
+    {
+      writer.writeArrayLength(items.length, true);
+      for (const item of items) writer.writeInt32(item);
+    }
+  }
   {
     writeTaggedFields(writer, undefined, value._unknownTaggedFields);
   }
@@ -232,7 +278,15 @@ function writeDescribeTransactionsResponseTopicData(writer: Writer, value: Descr
 
 function readDescribeTransactionsResponseTopicData(reader: Reader, _version: number): DescribeTransactionsResponseTopicData {
   const $topic: string = readString(reader, true);
-  const $partitions: number[] = readArray(reader, true, (r) => r.readInt32());
+  let $partitions: number[];
+  {
+    const n = reader.readArrayLength(true, false);
+    {
+      const items: number[] = [];
+      for (let i = 0; i < n; i++) items.push(reader.readInt32());
+      $partitions = items;
+    }
+  }
   let unknownTaggedFields: TaggedField[] | undefined;
   {
     unknownTaggedFields = readUnknownTaggedFields(reader);

@@ -5,11 +5,9 @@
 
 import {
   checkVersion,
-  readArray,
   readString,
   readUnknownTaggedFields,
   unsupportedField,
-  writeArray,
   writeString,
   writeTaggedFields,
   type MessageCodec,
@@ -44,9 +42,21 @@ export interface ListTransactionsRequestInput {
 
 function writeListTransactionsRequest(writer: Writer, value: ListTransactionsRequestInput, version: number): void {
   const $stateFilters = value.stateFilters;
-  writeArray(writer, $stateFilters, true, (w, e) => { writeString(w, e, true); });
+  {
+    const items = $stateFilters;
+    {
+      writer.writeArrayLength(items.length, true);
+      for (const item of items) writeString(writer, item, true);
+    }
+  }
   const $producerIdFilters = value.producerIdFilters;
-  writeArray(writer, $producerIdFilters, true, (w, e) => { w.writeInt64(e); });
+  {
+    const items = $producerIdFilters;
+    {
+      writer.writeArrayLength(items.length, true);
+      for (const item of items) writer.writeInt64(item);
+    }
+  }
   const $durationFilter = (value.durationFilter ?? -1n);
   if (!(version >= 1) && !($durationFilter === -1n)) unsupportedField('ListTransactionsRequest.durationFilter', version);
   if (version >= 1) {
@@ -58,8 +68,24 @@ function writeListTransactionsRequest(writer: Writer, value: ListTransactionsReq
 }
 
 function readListTransactionsRequest(reader: Reader, version: number): ListTransactionsRequest {
-  const $stateFilters: string[] = readArray(reader, true, (r) => readString(r, true));
-  const $producerIdFilters: bigint[] = readArray(reader, true, (r) => r.readInt64());
+  let $stateFilters: string[];
+  {
+    const n = reader.readArrayLength(true, false);
+    {
+      const items: string[] = [];
+      for (let i = 0; i < n; i++) items.push(readString(reader, true));
+      $stateFilters = items;
+    }
+  }
+  let $producerIdFilters: bigint[];
+  {
+    const n = reader.readArrayLength(true, false);
+    {
+      const items: bigint[] = [];
+      for (let i = 0; i < n; i++) items.push(reader.readInt64());
+      $producerIdFilters = items;
+    }
+  }
   const $durationFilter: bigint = version >= 1 ? reader.readInt64() : -1n;
   let unknownTaggedFields: TaggedField[] | undefined;
   {
@@ -150,9 +176,21 @@ function writeListTransactionsResponse(writer: Writer, value: ListTransactionsRe
   const $errorCode = value.errorCode;
   writer.writeInt16($errorCode);
   const $unknownStateFilters = value.unknownStateFilters;
-  writeArray(writer, $unknownStateFilters, true, (w, e) => { writeString(w, e, true); });
+  {
+    const items = $unknownStateFilters;
+    {
+      writer.writeArrayLength(items.length, true);
+      for (const item of items) writeString(writer, item, true);
+    }
+  }
   const $transactionStates = value.transactionStates;
-  writeArray(writer, $transactionStates, true, (w, e) => writeListTransactionsResponseTransactionState(w, e, version));
+  {
+    const items = $transactionStates;
+    {
+      writer.writeArrayLength(items.length, true);
+      for (const item of items) writeListTransactionsResponseTransactionState(writer, item, version);
+    }
+  }
   {
     writeTaggedFields(writer, undefined, value._unknownTaggedFields);
   }
@@ -161,8 +199,24 @@ function writeListTransactionsResponse(writer: Writer, value: ListTransactionsRe
 function readListTransactionsResponse(reader: Reader, version: number): ListTransactionsResponse {
   const $throttleTimeMs: number = reader.readInt32();
   const $errorCode: number = reader.readInt16();
-  const $unknownStateFilters: string[] = readArray(reader, true, (r) => readString(r, true));
-  const $transactionStates: ListTransactionsResponseTransactionState[] = readArray(reader, true, (r) => readListTransactionsResponseTransactionState(r, version));
+  let $unknownStateFilters: string[];
+  {
+    const n = reader.readArrayLength(true, false);
+    {
+      const items: string[] = [];
+      for (let i = 0; i < n; i++) items.push(readString(reader, true));
+      $unknownStateFilters = items;
+    }
+  }
+  let $transactionStates: ListTransactionsResponseTransactionState[];
+  {
+    const n = reader.readArrayLength(true, false);
+    {
+      const items: ListTransactionsResponseTransactionState[] = [];
+      for (let i = 0; i < n; i++) items.push(readListTransactionsResponseTransactionState(reader, version));
+      $transactionStates = items;
+    }
+  }
   let unknownTaggedFields: TaggedField[] | undefined;
   {
     unknownTaggedFields = readUnknownTaggedFields(reader);

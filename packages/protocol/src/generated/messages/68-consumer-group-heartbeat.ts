@@ -5,14 +5,11 @@
 
 import {
   checkVersion,
-  readArray,
   readNullMarker,
-  readNullableArray,
   readNullableString,
   readString,
   readUnknownTaggedFields,
   unsupportedField,
-  writeArray,
   writeNullableString,
   writeString,
   writeTaggedFields,
@@ -108,7 +105,14 @@ function writeConsumerGroupHeartbeatRequest(writer: Writer, value: ConsumerGroup
   const $rebalanceTimeoutMs = (value.rebalanceTimeoutMs ?? -1);
   writer.writeInt32($rebalanceTimeoutMs);
   const $subscribedTopicNames = (value.subscribedTopicNames ?? null);
-  writeArray(writer, $subscribedTopicNames, true, (w, e) => { writeString(w, e, true); });
+  {
+    const items = $subscribedTopicNames;
+    if (items === null) writer.writeArrayLength(null, true);
+    else {
+      writer.writeArrayLength(items.length, true);
+      for (const item of items) writeString(writer, item, true);
+    }
+  }
   const $subscribedTopicRegex = (value.subscribedTopicRegex ?? null);
   if (!(version >= 1) && !($subscribedTopicRegex === null)) unsupportedField('ConsumerGroupHeartbeatRequest.subscribedTopicRegex', version);
   if (version >= 1) {
@@ -117,7 +121,14 @@ function writeConsumerGroupHeartbeatRequest(writer: Writer, value: ConsumerGroup
   const $serverAssignor = (value.serverAssignor ?? null);
   writeNullableString(writer, $serverAssignor, true);
   const $topicPartitions = (value.topicPartitions ?? null);
-  writeArray(writer, $topicPartitions, true, (w, e) => writeConsumerGroupHeartbeatRequestTopicPartitions(w, e, version));
+  {
+    const items = $topicPartitions;
+    if (items === null) writer.writeArrayLength(null, true);
+    else {
+      writer.writeArrayLength(items.length, true);
+      for (const item of items) writeConsumerGroupHeartbeatRequestTopicPartitions(writer, item, version);
+    }
+  }
   {
     writeTaggedFields(writer, undefined, value._unknownTaggedFields);
   }
@@ -130,10 +141,28 @@ function readConsumerGroupHeartbeatRequest(reader: Reader, version: number): Con
   const $instanceId: string | null = readNullableString(reader, true);
   const $rackId: string | null = readNullableString(reader, true);
   const $rebalanceTimeoutMs: number = reader.readInt32();
-  const $subscribedTopicNames: string[] | null = readNullableArray(reader, true, true, (r) => readString(r, true));
+  let $subscribedTopicNames: string[] | null;
+  {
+    const n = reader.readArrayLength(true, true);
+    if (n < 0) $subscribedTopicNames = null;
+    else {
+      const items: string[] = [];
+      for (let i = 0; i < n; i++) items.push(readString(reader, true));
+      $subscribedTopicNames = items;
+    }
+  }
   const $subscribedTopicRegex: string | null = version >= 1 ? readNullableString(reader, true) : null;
   const $serverAssignor: string | null = readNullableString(reader, true);
-  const $topicPartitions: ConsumerGroupHeartbeatRequestTopicPartitions[] | null = readNullableArray(reader, true, true, (r) => readConsumerGroupHeartbeatRequestTopicPartitions(r, version));
+  let $topicPartitions: ConsumerGroupHeartbeatRequestTopicPartitions[] | null;
+  {
+    const n = reader.readArrayLength(true, true);
+    if (n < 0) $topicPartitions = null;
+    else {
+      const items: ConsumerGroupHeartbeatRequestTopicPartitions[] = [];
+      for (let i = 0; i < n; i++) items.push(readConsumerGroupHeartbeatRequestTopicPartitions(reader, version));
+      $topicPartitions = items;
+    }
+  }
   let unknownTaggedFields: TaggedField[] | undefined;
   {
     unknownTaggedFields = readUnknownTaggedFields(reader);
@@ -147,7 +176,13 @@ function writeConsumerGroupHeartbeatRequestTopicPartitions(writer: Writer, value
   const $topicId = value.topicId;
   writer.writeUuid($topicId);
   const $partitions = value.partitions;
-  writeArray(writer, $partitions, true, (w, e) => { w.writeInt32(e); });
+  {
+    const items = $partitions;
+    {
+      writer.writeArrayLength(items.length, true);
+      for (const item of items) writer.writeInt32(item);
+    }
+  }
   {
     writeTaggedFields(writer, undefined, value._unknownTaggedFields);
   }
@@ -155,7 +190,15 @@ function writeConsumerGroupHeartbeatRequestTopicPartitions(writer: Writer, value
 
 function readConsumerGroupHeartbeatRequestTopicPartitions(reader: Reader, _version: number): ConsumerGroupHeartbeatRequestTopicPartitions {
   const $topicId: string = reader.readUuid();
-  const $partitions: number[] = readArray(reader, true, (r) => r.readInt32());
+  let $partitions: number[];
+  {
+    const n = reader.readArrayLength(true, false);
+    {
+      const items: number[] = [];
+      for (let i = 0; i < n; i++) items.push(reader.readInt32());
+      $partitions = items;
+    }
+  }
   let unknownTaggedFields: TaggedField[] | undefined;
   {
     unknownTaggedFields = readUnknownTaggedFields(reader);
@@ -303,14 +346,28 @@ function readConsumerGroupHeartbeatResponse(reader: Reader, version: number): Co
 
 function writeConsumerGroupHeartbeatResponseAssignment(writer: Writer, value: ConsumerGroupHeartbeatResponseAssignmentInput, version: number): void {
   const $topicPartitions = value.topicPartitions;
-  writeArray(writer, $topicPartitions, true, (w, e) => writeConsumerGroupHeartbeatResponseTopicPartitions(w, e, version));
+  {
+    const items = $topicPartitions;
+    {
+      writer.writeArrayLength(items.length, true);
+      for (const item of items) writeConsumerGroupHeartbeatResponseTopicPartitions(writer, item, version);
+    }
+  }
   {
     writeTaggedFields(writer, undefined, value._unknownTaggedFields);
   }
 }
 
 function readConsumerGroupHeartbeatResponseAssignment(reader: Reader, version: number): ConsumerGroupHeartbeatResponseAssignment {
-  const $topicPartitions: ConsumerGroupHeartbeatResponseTopicPartitions[] = readArray(reader, true, (r) => readConsumerGroupHeartbeatResponseTopicPartitions(r, version));
+  let $topicPartitions: ConsumerGroupHeartbeatResponseTopicPartitions[];
+  {
+    const n = reader.readArrayLength(true, false);
+    {
+      const items: ConsumerGroupHeartbeatResponseTopicPartitions[] = [];
+      for (let i = 0; i < n; i++) items.push(readConsumerGroupHeartbeatResponseTopicPartitions(reader, version));
+      $topicPartitions = items;
+    }
+  }
   let unknownTaggedFields: TaggedField[] | undefined;
   {
     unknownTaggedFields = readUnknownTaggedFields(reader);
@@ -324,7 +381,13 @@ function writeConsumerGroupHeartbeatResponseTopicPartitions(writer: Writer, valu
   const $topicId = value.topicId;
   writer.writeUuid($topicId);
   const $partitions = value.partitions;
-  writeArray(writer, $partitions, true, (w, e) => { w.writeInt32(e); });
+  {
+    const items = $partitions;
+    {
+      writer.writeArrayLength(items.length, true);
+      for (const item of items) writer.writeInt32(item);
+    }
+  }
   {
     writeTaggedFields(writer, undefined, value._unknownTaggedFields);
   }
@@ -332,7 +395,15 @@ function writeConsumerGroupHeartbeatResponseTopicPartitions(writer: Writer, valu
 
 function readConsumerGroupHeartbeatResponseTopicPartitions(reader: Reader, _version: number): ConsumerGroupHeartbeatResponseTopicPartitions {
   const $topicId: string = reader.readUuid();
-  const $partitions: number[] = readArray(reader, true, (r) => r.readInt32());
+  let $partitions: number[];
+  {
+    const n = reader.readArrayLength(true, false);
+    {
+      const items: number[] = [];
+      for (let i = 0; i < n; i++) items.push(reader.readInt32());
+      $partitions = items;
+    }
+  }
   let unknownTaggedFields: TaggedField[] | undefined;
   {
     unknownTaggedFields = readUnknownTaggedFields(reader);

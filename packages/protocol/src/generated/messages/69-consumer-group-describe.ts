@@ -5,11 +5,9 @@
 
 import {
   checkVersion,
-  readArray,
   readNullableString,
   readString,
   readUnknownTaggedFields,
-  writeArray,
   writeNullableString,
   writeString,
   writeTaggedFields,
@@ -41,7 +39,13 @@ export interface ConsumerGroupDescribeRequestInput {
 
 function writeConsumerGroupDescribeRequest(writer: Writer, value: ConsumerGroupDescribeRequestInput, _version: number): void {
   const $groupIds = value.groupIds;
-  writeArray(writer, $groupIds, true, (w, e) => { writeString(w, e, true); });
+  {
+    const items = $groupIds;
+    {
+      writer.writeArrayLength(items.length, true);
+      for (const item of items) writeString(writer, item, true);
+    }
+  }
   const $includeAuthorizedOperations = value.includeAuthorizedOperations;
   writer.writeBool($includeAuthorizedOperations);
   {
@@ -50,7 +54,15 @@ function writeConsumerGroupDescribeRequest(writer: Writer, value: ConsumerGroupD
 }
 
 function readConsumerGroupDescribeRequest(reader: Reader, _version: number): ConsumerGroupDescribeRequest {
-  const $groupIds: string[] = readArray(reader, true, (r) => readString(r, true));
+  let $groupIds: string[];
+  {
+    const n = reader.readArrayLength(true, false);
+    {
+      const items: string[] = [];
+      for (let i = 0; i < n; i++) items.push(readString(reader, true));
+      $groupIds = items;
+    }
+  }
   const $includeAuthorizedOperations: boolean = reader.readBool();
   let unknownTaggedFields: TaggedField[] | undefined;
   {
@@ -247,7 +259,13 @@ function writeConsumerGroupDescribeResponse(writer: Writer, value: ConsumerGroup
   const $throttleTimeMs = value.throttleTimeMs;
   writer.writeInt32($throttleTimeMs);
   const $groups = value.groups;
-  writeArray(writer, $groups, true, (w, e) => writeConsumerGroupDescribeResponseDescribedGroup(w, e, version));
+  {
+    const items = $groups;
+    {
+      writer.writeArrayLength(items.length, true);
+      for (const item of items) writeConsumerGroupDescribeResponseDescribedGroup(writer, item, version);
+    }
+  }
   {
     writeTaggedFields(writer, undefined, value._unknownTaggedFields);
   }
@@ -255,7 +273,15 @@ function writeConsumerGroupDescribeResponse(writer: Writer, value: ConsumerGroup
 
 function readConsumerGroupDescribeResponse(reader: Reader, version: number): ConsumerGroupDescribeResponse {
   const $throttleTimeMs: number = reader.readInt32();
-  const $groups: ConsumerGroupDescribeResponseDescribedGroup[] = readArray(reader, true, (r) => readConsumerGroupDescribeResponseDescribedGroup(r, version));
+  let $groups: ConsumerGroupDescribeResponseDescribedGroup[];
+  {
+    const n = reader.readArrayLength(true, false);
+    {
+      const items: ConsumerGroupDescribeResponseDescribedGroup[] = [];
+      for (let i = 0; i < n; i++) items.push(readConsumerGroupDescribeResponseDescribedGroup(reader, version));
+      $groups = items;
+    }
+  }
   let unknownTaggedFields: TaggedField[] | undefined;
   {
     unknownTaggedFields = readUnknownTaggedFields(reader);
@@ -281,7 +307,13 @@ function writeConsumerGroupDescribeResponseDescribedGroup(writer: Writer, value:
   const $assignorName = value.assignorName;
   writeString(writer, $assignorName, true);
   const $members = value.members;
-  writeArray(writer, $members, true, (w, e) => writeConsumerGroupDescribeResponseMember(w, e, version));
+  {
+    const items = $members;
+    {
+      writer.writeArrayLength(items.length, true);
+      for (const item of items) writeConsumerGroupDescribeResponseMember(writer, item, version);
+    }
+  }
   const $authorizedOperations = (value.authorizedOperations ?? -2147483648);
   writer.writeInt32($authorizedOperations);
   {
@@ -297,7 +329,15 @@ function readConsumerGroupDescribeResponseDescribedGroup(reader: Reader, version
   const $groupEpoch: number = reader.readInt32();
   const $assignmentEpoch: number = reader.readInt32();
   const $assignorName: string = readString(reader, true);
-  const $members: ConsumerGroupDescribeResponseMember[] = readArray(reader, true, (r) => readConsumerGroupDescribeResponseMember(r, version));
+  let $members: ConsumerGroupDescribeResponseMember[];
+  {
+    const n = reader.readArrayLength(true, false);
+    {
+      const items: ConsumerGroupDescribeResponseMember[] = [];
+      for (let i = 0; i < n; i++) items.push(readConsumerGroupDescribeResponseMember(reader, version));
+      $members = items;
+    }
+  }
   const $authorizedOperations: number = reader.readInt32();
   let unknownTaggedFields: TaggedField[] | undefined;
   {
@@ -322,7 +362,13 @@ function writeConsumerGroupDescribeResponseMember(writer: Writer, value: Consume
   const $clientHost = value.clientHost;
   writeString(writer, $clientHost, true);
   const $subscribedTopicNames = value.subscribedTopicNames;
-  writeArray(writer, $subscribedTopicNames, true, (w, e) => { writeString(w, e, true); });
+  {
+    const items = $subscribedTopicNames;
+    {
+      writer.writeArrayLength(items.length, true);
+      for (const item of items) writeString(writer, item, true);
+    }
+  }
   const $subscribedTopicRegex = (value.subscribedTopicRegex ?? null);
   writeNullableString(writer, $subscribedTopicRegex, true);
   const $assignment = value.assignment;
@@ -341,7 +387,15 @@ function readConsumerGroupDescribeResponseMember(reader: Reader, version: number
   const $memberEpoch: number = reader.readInt32();
   const $clientId: string = readString(reader, true);
   const $clientHost: string = readString(reader, true);
-  const $subscribedTopicNames: string[] = readArray(reader, true, (r) => readString(r, true));
+  let $subscribedTopicNames: string[];
+  {
+    const n = reader.readArrayLength(true, false);
+    {
+      const items: string[] = [];
+      for (let i = 0; i < n; i++) items.push(readString(reader, true));
+      $subscribedTopicNames = items;
+    }
+  }
   const $subscribedTopicRegex: string | null = readNullableString(reader, true);
   const $assignment: ConsumerGroupDescribeResponseAssignment = readConsumerGroupDescribeResponseAssignment(reader, version);
   const $targetAssignment: ConsumerGroupDescribeResponseAssignment = readConsumerGroupDescribeResponseAssignment(reader, version);
@@ -356,14 +410,28 @@ function readConsumerGroupDescribeResponseMember(reader: Reader, version: number
 
 function writeConsumerGroupDescribeResponseAssignment(writer: Writer, value: ConsumerGroupDescribeResponseAssignmentInput, version: number): void {
   const $topicPartitions = value.topicPartitions;
-  writeArray(writer, $topicPartitions, true, (w, e) => writeConsumerGroupDescribeResponseTopicPartitions(w, e, version));
+  {
+    const items = $topicPartitions;
+    {
+      writer.writeArrayLength(items.length, true);
+      for (const item of items) writeConsumerGroupDescribeResponseTopicPartitions(writer, item, version);
+    }
+  }
   {
     writeTaggedFields(writer, undefined, value._unknownTaggedFields);
   }
 }
 
 function readConsumerGroupDescribeResponseAssignment(reader: Reader, version: number): ConsumerGroupDescribeResponseAssignment {
-  const $topicPartitions: ConsumerGroupDescribeResponseTopicPartitions[] = readArray(reader, true, (r) => readConsumerGroupDescribeResponseTopicPartitions(r, version));
+  let $topicPartitions: ConsumerGroupDescribeResponseTopicPartitions[];
+  {
+    const n = reader.readArrayLength(true, false);
+    {
+      const items: ConsumerGroupDescribeResponseTopicPartitions[] = [];
+      for (let i = 0; i < n; i++) items.push(readConsumerGroupDescribeResponseTopicPartitions(reader, version));
+      $topicPartitions = items;
+    }
+  }
   let unknownTaggedFields: TaggedField[] | undefined;
   {
     unknownTaggedFields = readUnknownTaggedFields(reader);
@@ -379,7 +447,13 @@ function writeConsumerGroupDescribeResponseTopicPartitions(writer: Writer, value
   const $topicName = value.topicName;
   writeString(writer, $topicName, true);
   const $partitions = value.partitions;
-  writeArray(writer, $partitions, true, (w, e) => { w.writeInt32(e); });
+  {
+    const items = $partitions;
+    {
+      writer.writeArrayLength(items.length, true);
+      for (const item of items) writer.writeInt32(item);
+    }
+  }
   {
     writeTaggedFields(writer, undefined, value._unknownTaggedFields);
   }
@@ -388,7 +462,15 @@ function writeConsumerGroupDescribeResponseTopicPartitions(writer: Writer, value
 function readConsumerGroupDescribeResponseTopicPartitions(reader: Reader, _version: number): ConsumerGroupDescribeResponseTopicPartitions {
   const $topicId: string = reader.readUuid();
   const $topicName: string = readString(reader, true);
-  const $partitions: number[] = readArray(reader, true, (r) => r.readInt32());
+  let $partitions: number[];
+  {
+    const n = reader.readArrayLength(true, false);
+    {
+      const items: number[] = [];
+      for (let i = 0; i < n; i++) items.push(reader.readInt32());
+      $partitions = items;
+    }
+  }
   let unknownTaggedFields: TaggedField[] | undefined;
   {
     unknownTaggedFields = readUnknownTaggedFields(reader);

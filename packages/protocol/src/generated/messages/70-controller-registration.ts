@@ -5,11 +5,9 @@
 
 import {
   checkVersion,
-  readArray,
   readNullableString,
   readString,
   readUnknownTaggedFields,
-  writeArray,
   writeNullableString,
   writeString,
   writeTaggedFields,
@@ -111,9 +109,21 @@ function writeControllerRegistrationRequest(writer: Writer, value: ControllerReg
   const $zkMigrationReady = value.zkMigrationReady;
   writer.writeBool($zkMigrationReady);
   const $listeners = value.listeners;
-  writeArray(writer, $listeners, true, (w, e) => writeControllerRegistrationRequestListener(w, e, version));
+  {
+    const items = $listeners;
+    {
+      writer.writeArrayLength(items.length, true);
+      for (const item of items) writeControllerRegistrationRequestListener(writer, item, version);
+    }
+  }
   const $features = value.features;
-  writeArray(writer, $features, true, (w, e) => writeControllerRegistrationRequestFeature(w, e, version));
+  {
+    const items = $features;
+    {
+      writer.writeArrayLength(items.length, true);
+      for (const item of items) writeControllerRegistrationRequestFeature(writer, item, version);
+    }
+  }
   {
     writeTaggedFields(writer, undefined, value._unknownTaggedFields);
   }
@@ -123,8 +133,24 @@ function readControllerRegistrationRequest(reader: Reader, version: number): Con
   const $controllerId: number = reader.readInt32();
   const $incarnationId: string = reader.readUuid();
   const $zkMigrationReady: boolean = reader.readBool();
-  const $listeners: ControllerRegistrationRequestListener[] = readArray(reader, true, (r) => readControllerRegistrationRequestListener(r, version));
-  const $features: ControllerRegistrationRequestFeature[] = readArray(reader, true, (r) => readControllerRegistrationRequestFeature(r, version));
+  let $listeners: ControllerRegistrationRequestListener[];
+  {
+    const n = reader.readArrayLength(true, false);
+    {
+      const items: ControllerRegistrationRequestListener[] = [];
+      for (let i = 0; i < n; i++) items.push(readControllerRegistrationRequestListener(reader, version));
+      $listeners = items;
+    }
+  }
+  let $features: ControllerRegistrationRequestFeature[];
+  {
+    const n = reader.readArrayLength(true, false);
+    {
+      const items: ControllerRegistrationRequestFeature[] = [];
+      for (let i = 0; i < n; i++) items.push(readControllerRegistrationRequestFeature(reader, version));
+      $features = items;
+    }
+  }
   let unknownTaggedFields: TaggedField[] | undefined;
   {
     unknownTaggedFields = readUnknownTaggedFields(reader);

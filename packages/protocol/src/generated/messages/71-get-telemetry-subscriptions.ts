@@ -5,10 +5,8 @@
 
 import {
   checkVersion,
-  readArray,
   readString,
   readUnknownTaggedFields,
-  writeArray,
   writeString,
   writeTaggedFields,
   type MessageCodec,
@@ -132,7 +130,13 @@ function writeGetTelemetrySubscriptionsResponse(writer: Writer, value: GetTeleme
   const $subscriptionId = value.subscriptionId;
   writer.writeInt32($subscriptionId);
   const $acceptedCompressionTypes = value.acceptedCompressionTypes;
-  writeArray(writer, $acceptedCompressionTypes, true, (w, e) => { w.writeInt8(e); });
+  {
+    const items = $acceptedCompressionTypes;
+    {
+      writer.writeArrayLength(items.length, true);
+      for (const item of items) writer.writeInt8(item);
+    }
+  }
   const $pushIntervalMs = value.pushIntervalMs;
   writer.writeInt32($pushIntervalMs);
   const $telemetryMaxBytes = value.telemetryMaxBytes;
@@ -140,7 +144,13 @@ function writeGetTelemetrySubscriptionsResponse(writer: Writer, value: GetTeleme
   const $deltaTemporality = value.deltaTemporality;
   writer.writeBool($deltaTemporality);
   const $requestedMetrics = value.requestedMetrics;
-  writeArray(writer, $requestedMetrics, true, (w, e) => { writeString(w, e, true); });
+  {
+    const items = $requestedMetrics;
+    {
+      writer.writeArrayLength(items.length, true);
+      for (const item of items) writeString(writer, item, true);
+    }
+  }
   {
     writeTaggedFields(writer, undefined, value._unknownTaggedFields);
   }
@@ -151,11 +161,27 @@ function readGetTelemetrySubscriptionsResponse(reader: Reader, _version: number)
   const $errorCode: number = reader.readInt16();
   const $clientInstanceId: string = reader.readUuid();
   const $subscriptionId: number = reader.readInt32();
-  const $acceptedCompressionTypes: number[] = readArray(reader, true, (r) => r.readInt8());
+  let $acceptedCompressionTypes: number[];
+  {
+    const n = reader.readArrayLength(true, false);
+    {
+      const items: number[] = [];
+      for (let i = 0; i < n; i++) items.push(reader.readInt8());
+      $acceptedCompressionTypes = items;
+    }
+  }
   const $pushIntervalMs: number = reader.readInt32();
   const $telemetryMaxBytes: number = reader.readInt32();
   const $deltaTemporality: boolean = reader.readBool();
-  const $requestedMetrics: string[] = readArray(reader, true, (r) => readString(r, true));
+  let $requestedMetrics: string[];
+  {
+    const n = reader.readArrayLength(true, false);
+    {
+      const items: string[] = [];
+      for (let i = 0; i < n; i++) items.push(readString(reader, true));
+      $requestedMetrics = items;
+    }
+  }
   let unknownTaggedFields: TaggedField[] | undefined;
   {
     unknownTaggedFields = readUnknownTaggedFields(reader);

@@ -5,9 +5,7 @@
 
 import {
   checkVersion,
-  readArray,
   readUnknownTaggedFields,
-  writeArray,
   writeTaggedFields,
   type MessageCodec,
   type TaggedField,
@@ -101,7 +99,13 @@ function writeAssignReplicasToDirsRequest(writer: Writer, value: AssignReplicasT
   const $brokerEpoch = (value.brokerEpoch ?? -1n);
   writer.writeInt64($brokerEpoch);
   const $directories = value.directories;
-  writeArray(writer, $directories, true, (w, e) => writeAssignReplicasToDirsRequestDirectoryData(w, e, version));
+  {
+    const items = $directories;
+    {
+      writer.writeArrayLength(items.length, true);
+      for (const item of items) writeAssignReplicasToDirsRequestDirectoryData(writer, item, version);
+    }
+  }
   {
     writeTaggedFields(writer, undefined, value._unknownTaggedFields);
   }
@@ -110,7 +114,15 @@ function writeAssignReplicasToDirsRequest(writer: Writer, value: AssignReplicasT
 function readAssignReplicasToDirsRequest(reader: Reader, version: number): AssignReplicasToDirsRequest {
   const $brokerId: number = reader.readInt32();
   const $brokerEpoch: bigint = reader.readInt64();
-  const $directories: AssignReplicasToDirsRequestDirectoryData[] = readArray(reader, true, (r) => readAssignReplicasToDirsRequestDirectoryData(r, version));
+  let $directories: AssignReplicasToDirsRequestDirectoryData[];
+  {
+    const n = reader.readArrayLength(true, false);
+    {
+      const items: AssignReplicasToDirsRequestDirectoryData[] = [];
+      for (let i = 0; i < n; i++) items.push(readAssignReplicasToDirsRequestDirectoryData(reader, version));
+      $directories = items;
+    }
+  }
   let unknownTaggedFields: TaggedField[] | undefined;
   {
     unknownTaggedFields = readUnknownTaggedFields(reader);
@@ -124,7 +136,13 @@ function writeAssignReplicasToDirsRequestDirectoryData(writer: Writer, value: As
   const $id = value.id;
   writer.writeUuid($id);
   const $topics = value.topics;
-  writeArray(writer, $topics, true, (w, e) => writeAssignReplicasToDirsRequestTopicData(w, e, version));
+  {
+    const items = $topics;
+    {
+      writer.writeArrayLength(items.length, true);
+      for (const item of items) writeAssignReplicasToDirsRequestTopicData(writer, item, version);
+    }
+  }
   {
     writeTaggedFields(writer, undefined, value._unknownTaggedFields);
   }
@@ -132,7 +150,15 @@ function writeAssignReplicasToDirsRequestDirectoryData(writer: Writer, value: As
 
 function readAssignReplicasToDirsRequestDirectoryData(reader: Reader, version: number): AssignReplicasToDirsRequestDirectoryData {
   const $id: string = reader.readUuid();
-  const $topics: AssignReplicasToDirsRequestTopicData[] = readArray(reader, true, (r) => readAssignReplicasToDirsRequestTopicData(r, version));
+  let $topics: AssignReplicasToDirsRequestTopicData[];
+  {
+    const n = reader.readArrayLength(true, false);
+    {
+      const items: AssignReplicasToDirsRequestTopicData[] = [];
+      for (let i = 0; i < n; i++) items.push(readAssignReplicasToDirsRequestTopicData(reader, version));
+      $topics = items;
+    }
+  }
   let unknownTaggedFields: TaggedField[] | undefined;
   {
     unknownTaggedFields = readUnknownTaggedFields(reader);
@@ -146,7 +172,13 @@ function writeAssignReplicasToDirsRequestTopicData(writer: Writer, value: Assign
   const $topicId = value.topicId;
   writer.writeUuid($topicId);
   const $partitions = value.partitions;
-  writeArray(writer, $partitions, true, (w, e) => writeAssignReplicasToDirsRequestPartitionData(w, e, version));
+  {
+    const items = $partitions;
+    {
+      writer.writeArrayLength(items.length, true);
+      for (const item of items) writeAssignReplicasToDirsRequestPartitionData(writer, item, version);
+    }
+  }
   {
     writeTaggedFields(writer, undefined, value._unknownTaggedFields);
   }
@@ -154,7 +186,15 @@ function writeAssignReplicasToDirsRequestTopicData(writer: Writer, value: Assign
 
 function readAssignReplicasToDirsRequestTopicData(reader: Reader, version: number): AssignReplicasToDirsRequestTopicData {
   const $topicId: string = reader.readUuid();
-  const $partitions: AssignReplicasToDirsRequestPartitionData[] = readArray(reader, true, (r) => readAssignReplicasToDirsRequestPartitionData(r, version));
+  let $partitions: AssignReplicasToDirsRequestPartitionData[];
+  {
+    const n = reader.readArrayLength(true, false);
+    {
+      const items: AssignReplicasToDirsRequestPartitionData[] = [];
+      for (let i = 0; i < n; i++) items.push(readAssignReplicasToDirsRequestPartitionData(reader, version));
+      $partitions = items;
+    }
+  }
   let unknownTaggedFields: TaggedField[] | undefined;
   {
     unknownTaggedFields = readUnknownTaggedFields(reader);
@@ -295,7 +335,13 @@ function writeAssignReplicasToDirsResponse(writer: Writer, value: AssignReplicas
   const $errorCode = value.errorCode;
   writer.writeInt16($errorCode);
   const $directories = value.directories;
-  writeArray(writer, $directories, true, (w, e) => writeAssignReplicasToDirsResponseDirectoryData(w, e, version));
+  {
+    const items = $directories;
+    {
+      writer.writeArrayLength(items.length, true);
+      for (const item of items) writeAssignReplicasToDirsResponseDirectoryData(writer, item, version);
+    }
+  }
   {
     writeTaggedFields(writer, undefined, value._unknownTaggedFields);
   }
@@ -304,7 +350,15 @@ function writeAssignReplicasToDirsResponse(writer: Writer, value: AssignReplicas
 function readAssignReplicasToDirsResponse(reader: Reader, version: number): AssignReplicasToDirsResponse {
   const $throttleTimeMs: number = reader.readInt32();
   const $errorCode: number = reader.readInt16();
-  const $directories: AssignReplicasToDirsResponseDirectoryData[] = readArray(reader, true, (r) => readAssignReplicasToDirsResponseDirectoryData(r, version));
+  let $directories: AssignReplicasToDirsResponseDirectoryData[];
+  {
+    const n = reader.readArrayLength(true, false);
+    {
+      const items: AssignReplicasToDirsResponseDirectoryData[] = [];
+      for (let i = 0; i < n; i++) items.push(readAssignReplicasToDirsResponseDirectoryData(reader, version));
+      $directories = items;
+    }
+  }
   let unknownTaggedFields: TaggedField[] | undefined;
   {
     unknownTaggedFields = readUnknownTaggedFields(reader);
@@ -318,7 +372,13 @@ function writeAssignReplicasToDirsResponseDirectoryData(writer: Writer, value: A
   const $id = value.id;
   writer.writeUuid($id);
   const $topics = value.topics;
-  writeArray(writer, $topics, true, (w, e) => writeAssignReplicasToDirsResponseTopicData(w, e, version));
+  {
+    const items = $topics;
+    {
+      writer.writeArrayLength(items.length, true);
+      for (const item of items) writeAssignReplicasToDirsResponseTopicData(writer, item, version);
+    }
+  }
   {
     writeTaggedFields(writer, undefined, value._unknownTaggedFields);
   }
@@ -326,7 +386,15 @@ function writeAssignReplicasToDirsResponseDirectoryData(writer: Writer, value: A
 
 function readAssignReplicasToDirsResponseDirectoryData(reader: Reader, version: number): AssignReplicasToDirsResponseDirectoryData {
   const $id: string = reader.readUuid();
-  const $topics: AssignReplicasToDirsResponseTopicData[] = readArray(reader, true, (r) => readAssignReplicasToDirsResponseTopicData(r, version));
+  let $topics: AssignReplicasToDirsResponseTopicData[];
+  {
+    const n = reader.readArrayLength(true, false);
+    {
+      const items: AssignReplicasToDirsResponseTopicData[] = [];
+      for (let i = 0; i < n; i++) items.push(readAssignReplicasToDirsResponseTopicData(reader, version));
+      $topics = items;
+    }
+  }
   let unknownTaggedFields: TaggedField[] | undefined;
   {
     unknownTaggedFields = readUnknownTaggedFields(reader);
@@ -340,7 +408,13 @@ function writeAssignReplicasToDirsResponseTopicData(writer: Writer, value: Assig
   const $topicId = value.topicId;
   writer.writeUuid($topicId);
   const $partitions = value.partitions;
-  writeArray(writer, $partitions, true, (w, e) => writeAssignReplicasToDirsResponsePartitionData(w, e, version));
+  {
+    const items = $partitions;
+    {
+      writer.writeArrayLength(items.length, true);
+      for (const item of items) writeAssignReplicasToDirsResponsePartitionData(writer, item, version);
+    }
+  }
   {
     writeTaggedFields(writer, undefined, value._unknownTaggedFields);
   }
@@ -348,7 +422,15 @@ function writeAssignReplicasToDirsResponseTopicData(writer: Writer, value: Assig
 
 function readAssignReplicasToDirsResponseTopicData(reader: Reader, version: number): AssignReplicasToDirsResponseTopicData {
   const $topicId: string = reader.readUuid();
-  const $partitions: AssignReplicasToDirsResponsePartitionData[] = readArray(reader, true, (r) => readAssignReplicasToDirsResponsePartitionData(r, version));
+  let $partitions: AssignReplicasToDirsResponsePartitionData[];
+  {
+    const n = reader.readArrayLength(true, false);
+    {
+      const items: AssignReplicasToDirsResponsePartitionData[] = [];
+      for (let i = 0; i < n; i++) items.push(readAssignReplicasToDirsResponsePartitionData(reader, version));
+      $partitions = items;
+    }
+  }
   let unknownTaggedFields: TaggedField[] | undefined;
   {
     unknownTaggedFields = readUnknownTaggedFields(reader);

@@ -5,10 +5,8 @@
 
 import {
   checkVersion,
-  readArray,
   readString,
   readUnknownTaggedFields,
-  writeArray,
   writeString,
   writeTaggedFields,
   type MessageCodec,
@@ -113,7 +111,13 @@ function writeListClientMetricsResourcesResponse(writer: Writer, value: ListClie
   const $errorCode = value.errorCode;
   writer.writeInt16($errorCode);
   const $clientMetricsResources = value.clientMetricsResources;
-  writeArray(writer, $clientMetricsResources, true, (w, e) => writeListClientMetricsResourcesResponseClientMetricsResource(w, e, version));
+  {
+    const items = $clientMetricsResources;
+    {
+      writer.writeArrayLength(items.length, true);
+      for (const item of items) writeListClientMetricsResourcesResponseClientMetricsResource(writer, item, version);
+    }
+  }
   {
     writeTaggedFields(writer, undefined, value._unknownTaggedFields);
   }
@@ -122,7 +126,15 @@ function writeListClientMetricsResourcesResponse(writer: Writer, value: ListClie
 function readListClientMetricsResourcesResponse(reader: Reader, version: number): ListClientMetricsResourcesResponse {
   const $throttleTimeMs: number = reader.readInt32();
   const $errorCode: number = reader.readInt16();
-  const $clientMetricsResources: ListClientMetricsResourcesResponseClientMetricsResource[] = readArray(reader, true, (r) => readListClientMetricsResourcesResponseClientMetricsResource(r, version));
+  let $clientMetricsResources: ListClientMetricsResourcesResponseClientMetricsResource[];
+  {
+    const n = reader.readArrayLength(true, false);
+    {
+      const items: ListClientMetricsResourcesResponseClientMetricsResource[] = [];
+      for (let i = 0; i < n; i++) items.push(readListClientMetricsResourcesResponseClientMetricsResource(reader, version));
+      $clientMetricsResources = items;
+    }
+  }
   let unknownTaggedFields: TaggedField[] | undefined;
   {
     unknownTaggedFields = readUnknownTaggedFields(reader);

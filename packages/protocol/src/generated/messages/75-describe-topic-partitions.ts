@@ -5,13 +5,10 @@
 
 import {
   checkVersion,
-  readArray,
   readNullMarker,
-  readNullableArray,
   readNullableString,
   readString,
   readUnknownTaggedFields,
-  writeArray,
   writeNullableString,
   writeString,
   writeTaggedFields,
@@ -83,7 +80,13 @@ export interface DescribeTopicPartitionsRequestCursorInput {
 
 function writeDescribeTopicPartitionsRequest(writer: Writer, value: DescribeTopicPartitionsRequestInput, version: number): void {
   const $topics = value.topics;
-  writeArray(writer, $topics, true, (w, e) => writeDescribeTopicPartitionsRequestTopicRequest(w, e, version));
+  {
+    const items = $topics;
+    {
+      writer.writeArrayLength(items.length, true);
+      for (const item of items) writeDescribeTopicPartitionsRequestTopicRequest(writer, item, version);
+    }
+  }
   const $responsePartitionLimit = (value.responsePartitionLimit ?? 2000);
   writer.writeInt32($responsePartitionLimit);
   const $cursor = (value.cursor ?? null);
@@ -95,7 +98,15 @@ function writeDescribeTopicPartitionsRequest(writer: Writer, value: DescribeTopi
 }
 
 function readDescribeTopicPartitionsRequest(reader: Reader, version: number): DescribeTopicPartitionsRequest {
-  const $topics: DescribeTopicPartitionsRequestTopicRequest[] = readArray(reader, true, (r) => readDescribeTopicPartitionsRequestTopicRequest(r, version));
+  let $topics: DescribeTopicPartitionsRequestTopicRequest[];
+  {
+    const n = reader.readArrayLength(true, false);
+    {
+      const items: DescribeTopicPartitionsRequestTopicRequest[] = [];
+      for (let i = 0; i < n; i++) items.push(readDescribeTopicPartitionsRequestTopicRequest(reader, version));
+      $topics = items;
+    }
+  }
   const $responsePartitionLimit: number = reader.readInt32();
   const $cursor: DescribeTopicPartitionsRequestCursor | null = (readNullMarker(reader) ? null : readDescribeTopicPartitionsRequestCursor(reader, version));
   let unknownTaggedFields: TaggedField[] | undefined;
@@ -175,7 +186,7 @@ export interface DescribeTopicPartitionsResponse {
   /** The duration in milliseconds for which the request was throttled due to a quota violation, or zero if the request did not violate any quota. (versions 0+; ignorable) */
   throttleTimeMs: number;
   /** Each topic in the response. (versions 0+) */
-  topics: DescribeTopicPartitionsResponseDescribeTopicPartitionsResponseTopic[];
+  topics: DescribeTopicPartitionsResponseTopic[];
   /** The next topic and partition index to fetch details for. (versions 0+; nullable 0+; default null) */
   nextCursor: DescribeTopicPartitionsResponseCursor | null;
   /** Tagged fields this code does not know, kept for a faithful re-encode. */
@@ -187,7 +198,7 @@ export interface DescribeTopicPartitionsResponseInput {
   /** The duration in milliseconds for which the request was throttled due to a quota violation, or zero if the request did not violate any quota. (versions 0+; ignorable) */
   throttleTimeMs: number;
   /** Each topic in the response. (versions 0+) */
-  topics: readonly DescribeTopicPartitionsResponseDescribeTopicPartitionsResponseTopicInput[];
+  topics: readonly DescribeTopicPartitionsResponseTopicInput[];
   /** The next topic and partition index to fetch details for. (versions 0+; nullable 0+; default null) */
   nextCursor?: DescribeTopicPartitionsResponseCursorInput | null;
   /** Tagged fields this code does not know, kept for a faithful re-encode. */
@@ -195,7 +206,7 @@ export interface DescribeTopicPartitionsResponseInput {
 }
 
 /** DescribeTopicPartitionsResponseTopic of DescribeTopicPartitionsResponse. */
-export interface DescribeTopicPartitionsResponseDescribeTopicPartitionsResponseTopic {
+export interface DescribeTopicPartitionsResponseTopic {
   /** The topic error, or 0 if there was no error. (versions 0+) */
   errorCode: number;
   /** The topic name. (versions 0+; nullable 0+; map key) */
@@ -205,7 +216,7 @@ export interface DescribeTopicPartitionsResponseDescribeTopicPartitionsResponseT
   /** True if the topic is internal. (versions 0+; ignorable; default false) */
   isInternal: boolean;
   /** Each partition in the topic. (versions 0+) */
-  partitions: DescribeTopicPartitionsResponseDescribeTopicPartitionsResponsePartition[];
+  partitions: DescribeTopicPartitionsResponsePartition[];
   /** 32-bit bitfield to represent authorized operations for this topic. (versions 0+; default -2147483648) */
   topicAuthorizedOperations: number;
   /** Tagged fields this code does not know, kept for a faithful re-encode. */
@@ -213,7 +224,7 @@ export interface DescribeTopicPartitionsResponseDescribeTopicPartitionsResponseT
 }
 
 /** DescribeTopicPartitionsResponseTopic of DescribeTopicPartitionsResponse (to encode). */
-export interface DescribeTopicPartitionsResponseDescribeTopicPartitionsResponseTopicInput {
+export interface DescribeTopicPartitionsResponseTopicInput {
   /** The topic error, or 0 if there was no error. (versions 0+) */
   errorCode: number;
   /** The topic name. (versions 0+; nullable 0+; map key) */
@@ -223,7 +234,7 @@ export interface DescribeTopicPartitionsResponseDescribeTopicPartitionsResponseT
   /** True if the topic is internal. (versions 0+; ignorable; default false) */
   isInternal?: boolean;
   /** Each partition in the topic. (versions 0+) */
-  partitions: readonly DescribeTopicPartitionsResponseDescribeTopicPartitionsResponsePartitionInput[];
+  partitions: readonly DescribeTopicPartitionsResponsePartitionInput[];
   /** 32-bit bitfield to represent authorized operations for this topic. (versions 0+; default -2147483648) */
   topicAuthorizedOperations?: number;
   /** Tagged fields this code does not know, kept for a faithful re-encode. */
@@ -231,7 +242,7 @@ export interface DescribeTopicPartitionsResponseDescribeTopicPartitionsResponseT
 }
 
 /** DescribeTopicPartitionsResponsePartition of DescribeTopicPartitionsResponse. */
-export interface DescribeTopicPartitionsResponseDescribeTopicPartitionsResponsePartition {
+export interface DescribeTopicPartitionsResponsePartition {
   /** The partition error, or 0 if there was no error. (versions 0+) */
   errorCode: number;
   /** The partition index. (versions 0+) */
@@ -255,7 +266,7 @@ export interface DescribeTopicPartitionsResponseDescribeTopicPartitionsResponseP
 }
 
 /** DescribeTopicPartitionsResponsePartition of DescribeTopicPartitionsResponse (to encode). */
-export interface DescribeTopicPartitionsResponseDescribeTopicPartitionsResponsePartitionInput {
+export interface DescribeTopicPartitionsResponsePartitionInput {
   /** The partition error, or 0 if there was no error. (versions 0+) */
   errorCode: number;
   /** The partition index. (versions 0+) */
@@ -302,7 +313,13 @@ function writeDescribeTopicPartitionsResponse(writer: Writer, value: DescribeTop
   const $throttleTimeMs = value.throttleTimeMs;
   writer.writeInt32($throttleTimeMs);
   const $topics = value.topics;
-  writeArray(writer, $topics, true, (w, e) => writeDescribeTopicPartitionsResponseDescribeTopicPartitionsResponseTopic(w, e, version));
+  {
+    const items = $topics;
+    {
+      writer.writeArrayLength(items.length, true);
+      for (const item of items) writeDescribeTopicPartitionsResponseTopic(writer, item, version);
+    }
+  }
   const $nextCursor = (value.nextCursor ?? null);
   if ($nextCursor === null) writer.writeInt8(-1);
   else { writer.writeInt8(1); writeDescribeTopicPartitionsResponseCursor(writer, $nextCursor, version); }
@@ -313,7 +330,15 @@ function writeDescribeTopicPartitionsResponse(writer: Writer, value: DescribeTop
 
 function readDescribeTopicPartitionsResponse(reader: Reader, version: number): DescribeTopicPartitionsResponse {
   const $throttleTimeMs: number = reader.readInt32();
-  const $topics: DescribeTopicPartitionsResponseDescribeTopicPartitionsResponseTopic[] = readArray(reader, true, (r) => readDescribeTopicPartitionsResponseDescribeTopicPartitionsResponseTopic(r, version));
+  let $topics: DescribeTopicPartitionsResponseTopic[];
+  {
+    const n = reader.readArrayLength(true, false);
+    {
+      const items: DescribeTopicPartitionsResponseTopic[] = [];
+      for (let i = 0; i < n; i++) items.push(readDescribeTopicPartitionsResponseTopic(reader, version));
+      $topics = items;
+    }
+  }
   const $nextCursor: DescribeTopicPartitionsResponseCursor | null = (readNullMarker(reader) ? null : readDescribeTopicPartitionsResponseCursor(reader, version));
   let unknownTaggedFields: TaggedField[] | undefined;
   {
@@ -324,7 +349,7 @@ function readDescribeTopicPartitionsResponse(reader: Reader, version: number): D
   return result;
 }
 
-function writeDescribeTopicPartitionsResponseDescribeTopicPartitionsResponseTopic(writer: Writer, value: DescribeTopicPartitionsResponseDescribeTopicPartitionsResponseTopicInput, version: number): void {
+function writeDescribeTopicPartitionsResponseTopic(writer: Writer, value: DescribeTopicPartitionsResponseTopicInput, version: number): void {
   const $errorCode = value.errorCode;
   writer.writeInt16($errorCode);
   const $name = value.name;
@@ -334,7 +359,13 @@ function writeDescribeTopicPartitionsResponseDescribeTopicPartitionsResponseTopi
   const $isInternal = (value.isInternal ?? false);
   writer.writeBool($isInternal);
   const $partitions = value.partitions;
-  writeArray(writer, $partitions, true, (w, e) => writeDescribeTopicPartitionsResponseDescribeTopicPartitionsResponsePartition(w, e, version));
+  {
+    const items = $partitions;
+    {
+      writer.writeArrayLength(items.length, true);
+      for (const item of items) writeDescribeTopicPartitionsResponsePartition(writer, item, version);
+    }
+  }
   const $topicAuthorizedOperations = (value.topicAuthorizedOperations ?? -2147483648);
   writer.writeInt32($topicAuthorizedOperations);
   {
@@ -342,23 +373,31 @@ function writeDescribeTopicPartitionsResponseDescribeTopicPartitionsResponseTopi
   }
 }
 
-function readDescribeTopicPartitionsResponseDescribeTopicPartitionsResponseTopic(reader: Reader, version: number): DescribeTopicPartitionsResponseDescribeTopicPartitionsResponseTopic {
+function readDescribeTopicPartitionsResponseTopic(reader: Reader, version: number): DescribeTopicPartitionsResponseTopic {
   const $errorCode: number = reader.readInt16();
   const $name: string | null = readNullableString(reader, true);
   const $topicId: string = reader.readUuid();
   const $isInternal: boolean = reader.readBool();
-  const $partitions: DescribeTopicPartitionsResponseDescribeTopicPartitionsResponsePartition[] = readArray(reader, true, (r) => readDescribeTopicPartitionsResponseDescribeTopicPartitionsResponsePartition(r, version));
+  let $partitions: DescribeTopicPartitionsResponsePartition[];
+  {
+    const n = reader.readArrayLength(true, false);
+    {
+      const items: DescribeTopicPartitionsResponsePartition[] = [];
+      for (let i = 0; i < n; i++) items.push(readDescribeTopicPartitionsResponsePartition(reader, version));
+      $partitions = items;
+    }
+  }
   const $topicAuthorizedOperations: number = reader.readInt32();
   let unknownTaggedFields: TaggedField[] | undefined;
   {
     unknownTaggedFields = readUnknownTaggedFields(reader);
   }
-  const result: DescribeTopicPartitionsResponseDescribeTopicPartitionsResponseTopic = { errorCode: $errorCode, name: $name, topicId: $topicId, isInternal: $isInternal, partitions: $partitions, topicAuthorizedOperations: $topicAuthorizedOperations };
+  const result: DescribeTopicPartitionsResponseTopic = { errorCode: $errorCode, name: $name, topicId: $topicId, isInternal: $isInternal, partitions: $partitions, topicAuthorizedOperations: $topicAuthorizedOperations };
   if (unknownTaggedFields !== undefined) result._unknownTaggedFields = unknownTaggedFields;
   return result;
 }
 
-function writeDescribeTopicPartitionsResponseDescribeTopicPartitionsResponsePartition(writer: Writer, value: DescribeTopicPartitionsResponseDescribeTopicPartitionsResponsePartitionInput, _version: number): void {
+function writeDescribeTopicPartitionsResponsePartition(writer: Writer, value: DescribeTopicPartitionsResponsePartitionInput, _version: number): void {
   const $errorCode = value.errorCode;
   writer.writeInt16($errorCode);
   const $partitionIndex = value.partitionIndex;
@@ -368,35 +407,109 @@ function writeDescribeTopicPartitionsResponseDescribeTopicPartitionsResponsePart
   const $leaderEpoch = (value.leaderEpoch ?? -1);
   writer.writeInt32($leaderEpoch);
   const $replicaNodes = value.replicaNodes;
-  writeArray(writer, $replicaNodes, true, (w, e) => { w.writeInt32(e); });
+  {
+    const items = $replicaNodes;
+    {
+      writer.writeArrayLength(items.length, true);
+      for (const item of items) writer.writeInt32(item);
+    }
+  }
   const $isrNodes = value.isrNodes;
-  writeArray(writer, $isrNodes, true, (w, e) => { w.writeInt32(e); });
+  {
+    const items = $isrNodes;
+    {
+      writer.writeArrayLength(items.length, true);
+      for (const item of items) writer.writeInt32(item);
+    }
+  }
   const $eligibleLeaderReplicas = (value.eligibleLeaderReplicas ?? null);
-  writeArray(writer, $eligibleLeaderReplicas, true, (w, e) => { w.writeInt32(e); });
+  {
+    const items = $eligibleLeaderReplicas;
+    if (items === null) writer.writeArrayLength(null, true);
+    else {
+      writer.writeArrayLength(items.length, true);
+      for (const item of items) writer.writeInt32(item);
+    }
+  }
   const $lastKnownElr = (value.lastKnownElr ?? null);
-  writeArray(writer, $lastKnownElr, true, (w, e) => { w.writeInt32(e); });
+  {
+    const items = $lastKnownElr;
+    if (items === null) writer.writeArrayLength(null, true);
+    else {
+      writer.writeArrayLength(items.length, true);
+      for (const item of items) writer.writeInt32(item);
+    }
+  }
   const $offlineReplicas = value.offlineReplicas;
-  writeArray(writer, $offlineReplicas, true, (w, e) => { w.writeInt32(e); });
+  {
+    const items = $offlineReplicas;
+    {
+      writer.writeArrayLength(items.length, true);
+      for (const item of items) writer.writeInt32(item);
+    }
+  }
   {
     writeTaggedFields(writer, undefined, value._unknownTaggedFields);
   }
 }
 
-function readDescribeTopicPartitionsResponseDescribeTopicPartitionsResponsePartition(reader: Reader, _version: number): DescribeTopicPartitionsResponseDescribeTopicPartitionsResponsePartition {
+function readDescribeTopicPartitionsResponsePartition(reader: Reader, _version: number): DescribeTopicPartitionsResponsePartition {
   const $errorCode: number = reader.readInt16();
   const $partitionIndex: number = reader.readInt32();
   const $leaderId: number = reader.readInt32();
   const $leaderEpoch: number = reader.readInt32();
-  const $replicaNodes: number[] = readArray(reader, true, (r) => r.readInt32());
-  const $isrNodes: number[] = readArray(reader, true, (r) => r.readInt32());
-  const $eligibleLeaderReplicas: number[] | null = readNullableArray(reader, true, true, (r) => r.readInt32());
-  const $lastKnownElr: number[] | null = readNullableArray(reader, true, true, (r) => r.readInt32());
-  const $offlineReplicas: number[] = readArray(reader, true, (r) => r.readInt32());
+  let $replicaNodes: number[];
+  {
+    const n = reader.readArrayLength(true, false);
+    {
+      const items: number[] = [];
+      for (let i = 0; i < n; i++) items.push(reader.readInt32());
+      $replicaNodes = items;
+    }
+  }
+  let $isrNodes: number[];
+  {
+    const n = reader.readArrayLength(true, false);
+    {
+      const items: number[] = [];
+      for (let i = 0; i < n; i++) items.push(reader.readInt32());
+      $isrNodes = items;
+    }
+  }
+  let $eligibleLeaderReplicas: number[] | null;
+  {
+    const n = reader.readArrayLength(true, true);
+    if (n < 0) $eligibleLeaderReplicas = null;
+    else {
+      const items: number[] = [];
+      for (let i = 0; i < n; i++) items.push(reader.readInt32());
+      $eligibleLeaderReplicas = items;
+    }
+  }
+  let $lastKnownElr: number[] | null;
+  {
+    const n = reader.readArrayLength(true, true);
+    if (n < 0) $lastKnownElr = null;
+    else {
+      const items: number[] = [];
+      for (let i = 0; i < n; i++) items.push(reader.readInt32());
+      $lastKnownElr = items;
+    }
+  }
+  let $offlineReplicas: number[];
+  {
+    const n = reader.readArrayLength(true, false);
+    {
+      const items: number[] = [];
+      for (let i = 0; i < n; i++) items.push(reader.readInt32());
+      $offlineReplicas = items;
+    }
+  }
   let unknownTaggedFields: TaggedField[] | undefined;
   {
     unknownTaggedFields = readUnknownTaggedFields(reader);
   }
-  const result: DescribeTopicPartitionsResponseDescribeTopicPartitionsResponsePartition = { errorCode: $errorCode, partitionIndex: $partitionIndex, leaderId: $leaderId, leaderEpoch: $leaderEpoch, replicaNodes: $replicaNodes, isrNodes: $isrNodes, eligibleLeaderReplicas: $eligibleLeaderReplicas, lastKnownElr: $lastKnownElr, offlineReplicas: $offlineReplicas };
+  const result: DescribeTopicPartitionsResponsePartition = { errorCode: $errorCode, partitionIndex: $partitionIndex, leaderId: $leaderId, leaderEpoch: $leaderEpoch, replicaNodes: $replicaNodes, isrNodes: $isrNodes, eligibleLeaderReplicas: $eligibleLeaderReplicas, lastKnownElr: $lastKnownElr, offlineReplicas: $offlineReplicas };
   if (unknownTaggedFields !== undefined) result._unknownTaggedFields = unknownTaggedFields;
   return result;
 }

@@ -5,13 +5,10 @@
 
 import {
   checkVersion,
-  readArray,
   readNullMarker,
-  readNullableArray,
   readNullableString,
   readString,
   readUnknownTaggedFields,
-  writeArray,
   writeNullableString,
   writeString,
   writeTaggedFields,
@@ -63,7 +60,14 @@ function writeShareGroupHeartbeatRequest(writer: Writer, value: ShareGroupHeartb
   const $rackId = (value.rackId ?? null);
   writeNullableString(writer, $rackId, true);
   const $subscribedTopicNames = (value.subscribedTopicNames ?? null);
-  writeArray(writer, $subscribedTopicNames, true, (w, e) => { writeString(w, e, true); });
+  {
+    const items = $subscribedTopicNames;
+    if (items === null) writer.writeArrayLength(null, true);
+    else {
+      writer.writeArrayLength(items.length, true);
+      for (const item of items) writeString(writer, item, true);
+    }
+  }
   {
     writeTaggedFields(writer, undefined, value._unknownTaggedFields);
   }
@@ -74,7 +78,16 @@ function readShareGroupHeartbeatRequest(reader: Reader, _version: number): Share
   const $memberId: string = readString(reader, true);
   const $memberEpoch: number = reader.readInt32();
   const $rackId: string | null = readNullableString(reader, true);
-  const $subscribedTopicNames: string[] | null = readNullableArray(reader, true, true, (r) => readString(r, true));
+  let $subscribedTopicNames: string[] | null;
+  {
+    const n = reader.readArrayLength(true, true);
+    if (n < 0) $subscribedTopicNames = null;
+    else {
+      const items: string[] = [];
+      for (let i = 0; i < n; i++) items.push(readString(reader, true));
+      $subscribedTopicNames = items;
+    }
+  }
   let unknownTaggedFields: TaggedField[] | undefined;
   {
     unknownTaggedFields = readUnknownTaggedFields(reader);
@@ -222,14 +235,28 @@ function readShareGroupHeartbeatResponse(reader: Reader, version: number): Share
 
 function writeShareGroupHeartbeatResponseAssignment(writer: Writer, value: ShareGroupHeartbeatResponseAssignmentInput, version: number): void {
   const $topicPartitions = value.topicPartitions;
-  writeArray(writer, $topicPartitions, true, (w, e) => writeShareGroupHeartbeatResponseTopicPartitions(w, e, version));
+  {
+    const items = $topicPartitions;
+    {
+      writer.writeArrayLength(items.length, true);
+      for (const item of items) writeShareGroupHeartbeatResponseTopicPartitions(writer, item, version);
+    }
+  }
   {
     writeTaggedFields(writer, undefined, value._unknownTaggedFields);
   }
 }
 
 function readShareGroupHeartbeatResponseAssignment(reader: Reader, version: number): ShareGroupHeartbeatResponseAssignment {
-  const $topicPartitions: ShareGroupHeartbeatResponseTopicPartitions[] = readArray(reader, true, (r) => readShareGroupHeartbeatResponseTopicPartitions(r, version));
+  let $topicPartitions: ShareGroupHeartbeatResponseTopicPartitions[];
+  {
+    const n = reader.readArrayLength(true, false);
+    {
+      const items: ShareGroupHeartbeatResponseTopicPartitions[] = [];
+      for (let i = 0; i < n; i++) items.push(readShareGroupHeartbeatResponseTopicPartitions(reader, version));
+      $topicPartitions = items;
+    }
+  }
   let unknownTaggedFields: TaggedField[] | undefined;
   {
     unknownTaggedFields = readUnknownTaggedFields(reader);
@@ -243,7 +270,13 @@ function writeShareGroupHeartbeatResponseTopicPartitions(writer: Writer, value: 
   const $topicId = value.topicId;
   writer.writeUuid($topicId);
   const $partitions = value.partitions;
-  writeArray(writer, $partitions, true, (w, e) => { w.writeInt32(e); });
+  {
+    const items = $partitions;
+    {
+      writer.writeArrayLength(items.length, true);
+      for (const item of items) writer.writeInt32(item);
+    }
+  }
   {
     writeTaggedFields(writer, undefined, value._unknownTaggedFields);
   }
@@ -251,7 +284,15 @@ function writeShareGroupHeartbeatResponseTopicPartitions(writer: Writer, value: 
 
 function readShareGroupHeartbeatResponseTopicPartitions(reader: Reader, _version: number): ShareGroupHeartbeatResponseTopicPartitions {
   const $topicId: string = reader.readUuid();
-  const $partitions: number[] = readArray(reader, true, (r) => r.readInt32());
+  let $partitions: number[];
+  {
+    const n = reader.readArrayLength(true, false);
+    {
+      const items: number[] = [];
+      for (let i = 0; i < n; i++) items.push(reader.readInt32());
+      $partitions = items;
+    }
+  }
   let unknownTaggedFields: TaggedField[] | undefined;
   {
     unknownTaggedFields = readUnknownTaggedFields(reader);

@@ -5,11 +5,9 @@
 
 import {
   checkVersion,
-  readArray,
   readNullableString,
   readString,
   readUnknownTaggedFields,
-  writeArray,
   writeNullableString,
   writeString,
   writeTaggedFields,
@@ -41,7 +39,13 @@ export interface ShareGroupDescribeRequestInput {
 
 function writeShareGroupDescribeRequest(writer: Writer, value: ShareGroupDescribeRequestInput, _version: number): void {
   const $groupIds = value.groupIds;
-  writeArray(writer, $groupIds, true, (w, e) => { writeString(w, e, true); });
+  {
+    const items = $groupIds;
+    {
+      writer.writeArrayLength(items.length, true);
+      for (const item of items) writeString(writer, item, true);
+    }
+  }
   const $includeAuthorizedOperations = value.includeAuthorizedOperations;
   writer.writeBool($includeAuthorizedOperations);
   {
@@ -50,7 +54,15 @@ function writeShareGroupDescribeRequest(writer: Writer, value: ShareGroupDescrib
 }
 
 function readShareGroupDescribeRequest(reader: Reader, _version: number): ShareGroupDescribeRequest {
-  const $groupIds: string[] = readArray(reader, true, (r) => readString(r, true));
+  let $groupIds: string[];
+  {
+    const n = reader.readArrayLength(true, false);
+    {
+      const items: string[] = [];
+      for (let i = 0; i < n; i++) items.push(readString(reader, true));
+      $groupIds = items;
+    }
+  }
   const $includeAuthorizedOperations: boolean = reader.readBool();
   let unknownTaggedFields: TaggedField[] | undefined;
   {
@@ -235,7 +247,13 @@ function writeShareGroupDescribeResponse(writer: Writer, value: ShareGroupDescri
   const $throttleTimeMs = value.throttleTimeMs;
   writer.writeInt32($throttleTimeMs);
   const $groups = value.groups;
-  writeArray(writer, $groups, true, (w, e) => writeShareGroupDescribeResponseDescribedGroup(w, e, version));
+  {
+    const items = $groups;
+    {
+      writer.writeArrayLength(items.length, true);
+      for (const item of items) writeShareGroupDescribeResponseDescribedGroup(writer, item, version);
+    }
+  }
   {
     writeTaggedFields(writer, undefined, value._unknownTaggedFields);
   }
@@ -243,7 +261,15 @@ function writeShareGroupDescribeResponse(writer: Writer, value: ShareGroupDescri
 
 function readShareGroupDescribeResponse(reader: Reader, version: number): ShareGroupDescribeResponse {
   const $throttleTimeMs: number = reader.readInt32();
-  const $groups: ShareGroupDescribeResponseDescribedGroup[] = readArray(reader, true, (r) => readShareGroupDescribeResponseDescribedGroup(r, version));
+  let $groups: ShareGroupDescribeResponseDescribedGroup[];
+  {
+    const n = reader.readArrayLength(true, false);
+    {
+      const items: ShareGroupDescribeResponseDescribedGroup[] = [];
+      for (let i = 0; i < n; i++) items.push(readShareGroupDescribeResponseDescribedGroup(reader, version));
+      $groups = items;
+    }
+  }
   let unknownTaggedFields: TaggedField[] | undefined;
   {
     unknownTaggedFields = readUnknownTaggedFields(reader);
@@ -269,7 +295,13 @@ function writeShareGroupDescribeResponseDescribedGroup(writer: Writer, value: Sh
   const $assignorName = value.assignorName;
   writeString(writer, $assignorName, true);
   const $members = value.members;
-  writeArray(writer, $members, true, (w, e) => writeShareGroupDescribeResponseMember(w, e, version));
+  {
+    const items = $members;
+    {
+      writer.writeArrayLength(items.length, true);
+      for (const item of items) writeShareGroupDescribeResponseMember(writer, item, version);
+    }
+  }
   const $authorizedOperations = (value.authorizedOperations ?? -2147483648);
   writer.writeInt32($authorizedOperations);
   {
@@ -285,7 +317,15 @@ function readShareGroupDescribeResponseDescribedGroup(reader: Reader, version: n
   const $groupEpoch: number = reader.readInt32();
   const $assignmentEpoch: number = reader.readInt32();
   const $assignorName: string = readString(reader, true);
-  const $members: ShareGroupDescribeResponseMember[] = readArray(reader, true, (r) => readShareGroupDescribeResponseMember(r, version));
+  let $members: ShareGroupDescribeResponseMember[];
+  {
+    const n = reader.readArrayLength(true, false);
+    {
+      const items: ShareGroupDescribeResponseMember[] = [];
+      for (let i = 0; i < n; i++) items.push(readShareGroupDescribeResponseMember(reader, version));
+      $members = items;
+    }
+  }
   const $authorizedOperations: number = reader.readInt32();
   let unknownTaggedFields: TaggedField[] | undefined;
   {
@@ -308,7 +348,13 @@ function writeShareGroupDescribeResponseMember(writer: Writer, value: ShareGroup
   const $clientHost = value.clientHost;
   writeString(writer, $clientHost, true);
   const $subscribedTopicNames = value.subscribedTopicNames;
-  writeArray(writer, $subscribedTopicNames, true, (w, e) => { writeString(w, e, true); });
+  {
+    const items = $subscribedTopicNames;
+    {
+      writer.writeArrayLength(items.length, true);
+      for (const item of items) writeString(writer, item, true);
+    }
+  }
   const $assignment = value.assignment;
   writeShareGroupDescribeResponseAssignment(writer, $assignment, version);
   {
@@ -322,7 +368,15 @@ function readShareGroupDescribeResponseMember(reader: Reader, version: number): 
   const $memberEpoch: number = reader.readInt32();
   const $clientId: string = readString(reader, true);
   const $clientHost: string = readString(reader, true);
-  const $subscribedTopicNames: string[] = readArray(reader, true, (r) => readString(r, true));
+  let $subscribedTopicNames: string[];
+  {
+    const n = reader.readArrayLength(true, false);
+    {
+      const items: string[] = [];
+      for (let i = 0; i < n; i++) items.push(readString(reader, true));
+      $subscribedTopicNames = items;
+    }
+  }
   const $assignment: ShareGroupDescribeResponseAssignment = readShareGroupDescribeResponseAssignment(reader, version);
   let unknownTaggedFields: TaggedField[] | undefined;
   {
@@ -335,14 +389,28 @@ function readShareGroupDescribeResponseMember(reader: Reader, version: number): 
 
 function writeShareGroupDescribeResponseAssignment(writer: Writer, value: ShareGroupDescribeResponseAssignmentInput, version: number): void {
   const $topicPartitions = value.topicPartitions;
-  writeArray(writer, $topicPartitions, true, (w, e) => writeShareGroupDescribeResponseTopicPartitions(w, e, version));
+  {
+    const items = $topicPartitions;
+    {
+      writer.writeArrayLength(items.length, true);
+      for (const item of items) writeShareGroupDescribeResponseTopicPartitions(writer, item, version);
+    }
+  }
   {
     writeTaggedFields(writer, undefined, value._unknownTaggedFields);
   }
 }
 
 function readShareGroupDescribeResponseAssignment(reader: Reader, version: number): ShareGroupDescribeResponseAssignment {
-  const $topicPartitions: ShareGroupDescribeResponseTopicPartitions[] = readArray(reader, true, (r) => readShareGroupDescribeResponseTopicPartitions(r, version));
+  let $topicPartitions: ShareGroupDescribeResponseTopicPartitions[];
+  {
+    const n = reader.readArrayLength(true, false);
+    {
+      const items: ShareGroupDescribeResponseTopicPartitions[] = [];
+      for (let i = 0; i < n; i++) items.push(readShareGroupDescribeResponseTopicPartitions(reader, version));
+      $topicPartitions = items;
+    }
+  }
   let unknownTaggedFields: TaggedField[] | undefined;
   {
     unknownTaggedFields = readUnknownTaggedFields(reader);
@@ -358,7 +426,13 @@ function writeShareGroupDescribeResponseTopicPartitions(writer: Writer, value: S
   const $topicName = value.topicName;
   writeString(writer, $topicName, true);
   const $partitions = value.partitions;
-  writeArray(writer, $partitions, true, (w, e) => { w.writeInt32(e); });
+  {
+    const items = $partitions;
+    {
+      writer.writeArrayLength(items.length, true);
+      for (const item of items) writer.writeInt32(item);
+    }
+  }
   {
     writeTaggedFields(writer, undefined, value._unknownTaggedFields);
   }
@@ -367,7 +441,15 @@ function writeShareGroupDescribeResponseTopicPartitions(writer: Writer, value: S
 function readShareGroupDescribeResponseTopicPartitions(reader: Reader, _version: number): ShareGroupDescribeResponseTopicPartitions {
   const $topicId: string = reader.readUuid();
   const $topicName: string = readString(reader, true);
-  const $partitions: number[] = readArray(reader, true, (r) => r.readInt32());
+  let $partitions: number[];
+  {
+    const n = reader.readArrayLength(true, false);
+    {
+      const items: number[] = [];
+      for (let i = 0; i < n; i++) items.push(reader.readInt32());
+      $partitions = items;
+    }
+  }
   let unknownTaggedFields: TaggedField[] | undefined;
   {
     unknownTaggedFields = readUnknownTaggedFields(reader);

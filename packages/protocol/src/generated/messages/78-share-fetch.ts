@@ -5,12 +5,10 @@
 
 import {
   checkVersion,
-  readArray,
   readBytes,
   readNullableString,
   readString,
   readUnknownTaggedFields,
-  writeArray,
   writeBytes,
   writeNullableString,
   writeString,
@@ -167,9 +165,21 @@ function writeShareFetchRequest(writer: Writer, value: ShareFetchRequestInput, v
   const $maxBytes = (value.maxBytes ?? 2147483647);
   writer.writeInt32($maxBytes);
   const $topics = value.topics;
-  writeArray(writer, $topics, true, (w, e) => writeShareFetchRequestFetchTopic(w, e, version));
+  {
+    const items = $topics;
+    {
+      writer.writeArrayLength(items.length, true);
+      for (const item of items) writeShareFetchRequestFetchTopic(writer, item, version);
+    }
+  }
   const $forgottenTopicsData = value.forgottenTopicsData;
-  writeArray(writer, $forgottenTopicsData, true, (w, e) => writeShareFetchRequestForgottenTopic(w, e, version));
+  {
+    const items = $forgottenTopicsData;
+    {
+      writer.writeArrayLength(items.length, true);
+      for (const item of items) writeShareFetchRequestForgottenTopic(writer, item, version);
+    }
+  }
   {
     writeTaggedFields(writer, undefined, value._unknownTaggedFields);
   }
@@ -182,8 +192,24 @@ function readShareFetchRequest(reader: Reader, version: number): ShareFetchReque
   const $maxWaitMs: number = reader.readInt32();
   const $minBytes: number = reader.readInt32();
   const $maxBytes: number = reader.readInt32();
-  const $topics: ShareFetchRequestFetchTopic[] = readArray(reader, true, (r) => readShareFetchRequestFetchTopic(r, version));
-  const $forgottenTopicsData: ShareFetchRequestForgottenTopic[] = readArray(reader, true, (r) => readShareFetchRequestForgottenTopic(r, version));
+  let $topics: ShareFetchRequestFetchTopic[];
+  {
+    const n = reader.readArrayLength(true, false);
+    {
+      const items: ShareFetchRequestFetchTopic[] = [];
+      for (let i = 0; i < n; i++) items.push(readShareFetchRequestFetchTopic(reader, version));
+      $topics = items;
+    }
+  }
+  let $forgottenTopicsData: ShareFetchRequestForgottenTopic[];
+  {
+    const n = reader.readArrayLength(true, false);
+    {
+      const items: ShareFetchRequestForgottenTopic[] = [];
+      for (let i = 0; i < n; i++) items.push(readShareFetchRequestForgottenTopic(reader, version));
+      $forgottenTopicsData = items;
+    }
+  }
   let unknownTaggedFields: TaggedField[] | undefined;
   {
     unknownTaggedFields = readUnknownTaggedFields(reader);
@@ -197,7 +223,13 @@ function writeShareFetchRequestFetchTopic(writer: Writer, value: ShareFetchReque
   const $topicId = value.topicId;
   writer.writeUuid($topicId);
   const $partitions = value.partitions;
-  writeArray(writer, $partitions, true, (w, e) => writeShareFetchRequestFetchPartition(w, e, version));
+  {
+    const items = $partitions;
+    {
+      writer.writeArrayLength(items.length, true);
+      for (const item of items) writeShareFetchRequestFetchPartition(writer, item, version);
+    }
+  }
   {
     writeTaggedFields(writer, undefined, value._unknownTaggedFields);
   }
@@ -205,7 +237,15 @@ function writeShareFetchRequestFetchTopic(writer: Writer, value: ShareFetchReque
 
 function readShareFetchRequestFetchTopic(reader: Reader, version: number): ShareFetchRequestFetchTopic {
   const $topicId: string = reader.readUuid();
-  const $partitions: ShareFetchRequestFetchPartition[] = readArray(reader, true, (r) => readShareFetchRequestFetchPartition(r, version));
+  let $partitions: ShareFetchRequestFetchPartition[];
+  {
+    const n = reader.readArrayLength(true, false);
+    {
+      const items: ShareFetchRequestFetchPartition[] = [];
+      for (let i = 0; i < n; i++) items.push(readShareFetchRequestFetchPartition(reader, version));
+      $partitions = items;
+    }
+  }
   let unknownTaggedFields: TaggedField[] | undefined;
   {
     unknownTaggedFields = readUnknownTaggedFields(reader);
@@ -221,7 +261,13 @@ function writeShareFetchRequestFetchPartition(writer: Writer, value: ShareFetchR
   const $partitionMaxBytes = value.partitionMaxBytes;
   writer.writeInt32($partitionMaxBytes);
   const $acknowledgementBatches = value.acknowledgementBatches;
-  writeArray(writer, $acknowledgementBatches, true, (w, e) => writeShareFetchRequestAcknowledgementBatch(w, e, version));
+  {
+    const items = $acknowledgementBatches;
+    {
+      writer.writeArrayLength(items.length, true);
+      for (const item of items) writeShareFetchRequestAcknowledgementBatch(writer, item, version);
+    }
+  }
   {
     writeTaggedFields(writer, undefined, value._unknownTaggedFields);
   }
@@ -230,7 +276,15 @@ function writeShareFetchRequestFetchPartition(writer: Writer, value: ShareFetchR
 function readShareFetchRequestFetchPartition(reader: Reader, version: number): ShareFetchRequestFetchPartition {
   const $partitionIndex: number = reader.readInt32();
   const $partitionMaxBytes: number = reader.readInt32();
-  const $acknowledgementBatches: ShareFetchRequestAcknowledgementBatch[] = readArray(reader, true, (r) => readShareFetchRequestAcknowledgementBatch(r, version));
+  let $acknowledgementBatches: ShareFetchRequestAcknowledgementBatch[];
+  {
+    const n = reader.readArrayLength(true, false);
+    {
+      const items: ShareFetchRequestAcknowledgementBatch[] = [];
+      for (let i = 0; i < n; i++) items.push(readShareFetchRequestAcknowledgementBatch(reader, version));
+      $acknowledgementBatches = items;
+    }
+  }
   let unknownTaggedFields: TaggedField[] | undefined;
   {
     unknownTaggedFields = readUnknownTaggedFields(reader);
@@ -246,7 +300,13 @@ function writeShareFetchRequestAcknowledgementBatch(writer: Writer, value: Share
   const $lastOffset = value.lastOffset;
   writer.writeInt64($lastOffset);
   const $acknowledgeTypes = value.acknowledgeTypes;
-  writeArray(writer, $acknowledgeTypes, true, (w, e) => { w.writeInt8(e); });
+  {
+    const items = $acknowledgeTypes;
+    {
+      writer.writeArrayLength(items.length, true);
+      for (const item of items) writer.writeInt8(item);
+    }
+  }
   {
     writeTaggedFields(writer, undefined, value._unknownTaggedFields);
   }
@@ -255,7 +315,15 @@ function writeShareFetchRequestAcknowledgementBatch(writer: Writer, value: Share
 function readShareFetchRequestAcknowledgementBatch(reader: Reader, _version: number): ShareFetchRequestAcknowledgementBatch {
   const $firstOffset: bigint = reader.readInt64();
   const $lastOffset: bigint = reader.readInt64();
-  const $acknowledgeTypes: number[] = readArray(reader, true, (r) => r.readInt8());
+  let $acknowledgeTypes: number[];
+  {
+    const n = reader.readArrayLength(true, false);
+    {
+      const items: number[] = [];
+      for (let i = 0; i < n; i++) items.push(reader.readInt8());
+      $acknowledgeTypes = items;
+    }
+  }
   let unknownTaggedFields: TaggedField[] | undefined;
   {
     unknownTaggedFields = readUnknownTaggedFields(reader);
@@ -269,7 +337,13 @@ function writeShareFetchRequestForgottenTopic(writer: Writer, value: ShareFetchR
   const $topicId = value.topicId;
   writer.writeUuid($topicId);
   const $partitions = value.partitions;
-  writeArray(writer, $partitions, true, (w, e) => { w.writeInt32(e); });
+  {
+    const items = $partitions;
+    {
+      writer.writeArrayLength(items.length, true);
+      for (const item of items) writer.writeInt32(item);
+    }
+  }
   {
     writeTaggedFields(writer, undefined, value._unknownTaggedFields);
   }
@@ -277,7 +351,15 @@ function writeShareFetchRequestForgottenTopic(writer: Writer, value: ShareFetchR
 
 function readShareFetchRequestForgottenTopic(reader: Reader, _version: number): ShareFetchRequestForgottenTopic {
   const $topicId: string = reader.readUuid();
-  const $partitions: number[] = readArray(reader, true, (r) => r.readInt32());
+  let $partitions: number[];
+  {
+    const n = reader.readArrayLength(true, false);
+    {
+      const items: number[] = [];
+      for (let i = 0; i < n; i++) items.push(reader.readInt32());
+      $partitions = items;
+    }
+  }
   let unknownTaggedFields: TaggedField[] | undefined;
   {
     unknownTaggedFields = readUnknownTaggedFields(reader);
@@ -485,9 +567,21 @@ function writeShareFetchResponse(writer: Writer, value: ShareFetchResponseInput,
   const $errorMessage = (value.errorMessage ?? null);
   writeNullableString(writer, $errorMessage, true);
   const $responses = value.responses;
-  writeArray(writer, $responses, true, (w, e) => writeShareFetchResponseShareFetchableTopicResponse(w, e, version));
+  {
+    const items = $responses;
+    {
+      writer.writeArrayLength(items.length, true);
+      for (const item of items) writeShareFetchResponseShareFetchableTopicResponse(writer, item, version);
+    }
+  }
   const $nodeEndpoints = value.nodeEndpoints;
-  writeArray(writer, $nodeEndpoints, true, (w, e) => writeShareFetchResponseNodeEndpoint(w, e, version));
+  {
+    const items = $nodeEndpoints;
+    {
+      writer.writeArrayLength(items.length, true);
+      for (const item of items) writeShareFetchResponseNodeEndpoint(writer, item, version);
+    }
+  }
   {
     writeTaggedFields(writer, undefined, value._unknownTaggedFields);
   }
@@ -497,8 +591,24 @@ function readShareFetchResponse(reader: Reader, version: number): ShareFetchResp
   const $throttleTimeMs: number = reader.readInt32();
   const $errorCode: number = reader.readInt16();
   const $errorMessage: string | null = readNullableString(reader, true);
-  const $responses: ShareFetchResponseShareFetchableTopicResponse[] = readArray(reader, true, (r) => readShareFetchResponseShareFetchableTopicResponse(r, version));
-  const $nodeEndpoints: ShareFetchResponseNodeEndpoint[] = readArray(reader, true, (r) => readShareFetchResponseNodeEndpoint(r, version));
+  let $responses: ShareFetchResponseShareFetchableTopicResponse[];
+  {
+    const n = reader.readArrayLength(true, false);
+    {
+      const items: ShareFetchResponseShareFetchableTopicResponse[] = [];
+      for (let i = 0; i < n; i++) items.push(readShareFetchResponseShareFetchableTopicResponse(reader, version));
+      $responses = items;
+    }
+  }
+  let $nodeEndpoints: ShareFetchResponseNodeEndpoint[];
+  {
+    const n = reader.readArrayLength(true, false);
+    {
+      const items: ShareFetchResponseNodeEndpoint[] = [];
+      for (let i = 0; i < n; i++) items.push(readShareFetchResponseNodeEndpoint(reader, version));
+      $nodeEndpoints = items;
+    }
+  }
   let unknownTaggedFields: TaggedField[] | undefined;
   {
     unknownTaggedFields = readUnknownTaggedFields(reader);
@@ -512,7 +622,13 @@ function writeShareFetchResponseShareFetchableTopicResponse(writer: Writer, valu
   const $topicId = value.topicId;
   writer.writeUuid($topicId);
   const $partitions = value.partitions;
-  writeArray(writer, $partitions, true, (w, e) => writeShareFetchResponsePartitionData(w, e, version));
+  {
+    const items = $partitions;
+    {
+      writer.writeArrayLength(items.length, true);
+      for (const item of items) writeShareFetchResponsePartitionData(writer, item, version);
+    }
+  }
   {
     writeTaggedFields(writer, undefined, value._unknownTaggedFields);
   }
@@ -520,7 +636,15 @@ function writeShareFetchResponseShareFetchableTopicResponse(writer: Writer, valu
 
 function readShareFetchResponseShareFetchableTopicResponse(reader: Reader, version: number): ShareFetchResponseShareFetchableTopicResponse {
   const $topicId: string = reader.readUuid();
-  const $partitions: ShareFetchResponsePartitionData[] = readArray(reader, true, (r) => readShareFetchResponsePartitionData(r, version));
+  let $partitions: ShareFetchResponsePartitionData[];
+  {
+    const n = reader.readArrayLength(true, false);
+    {
+      const items: ShareFetchResponsePartitionData[] = [];
+      for (let i = 0; i < n; i++) items.push(readShareFetchResponsePartitionData(reader, version));
+      $partitions = items;
+    }
+  }
   let unknownTaggedFields: TaggedField[] | undefined;
   {
     unknownTaggedFields = readUnknownTaggedFields(reader);
@@ -546,7 +670,13 @@ function writeShareFetchResponsePartitionData(writer: Writer, value: ShareFetchR
   const $records = (value.records ?? null);
   writeBytes(writer, $records, true);
   const $acquiredRecords = value.acquiredRecords;
-  writeArray(writer, $acquiredRecords, true, (w, e) => writeShareFetchResponseAcquiredRecords(w, e, version));
+  {
+    const items = $acquiredRecords;
+    {
+      writer.writeArrayLength(items.length, true);
+      for (const item of items) writeShareFetchResponseAcquiredRecords(writer, item, version);
+    }
+  }
   {
     writeTaggedFields(writer, undefined, value._unknownTaggedFields);
   }
@@ -560,7 +690,15 @@ function readShareFetchResponsePartitionData(reader: Reader, version: number): S
   const $acknowledgeErrorMessage: string | null = readNullableString(reader, true);
   const $currentLeader: ShareFetchResponseLeaderIdAndEpoch = readShareFetchResponseLeaderIdAndEpoch(reader, version);
   const $records: Buffer | null = readBytes(reader, true, true, true);
-  const $acquiredRecords: ShareFetchResponseAcquiredRecords[] = readArray(reader, true, (r) => readShareFetchResponseAcquiredRecords(r, version));
+  let $acquiredRecords: ShareFetchResponseAcquiredRecords[];
+  {
+    const n = reader.readArrayLength(true, false);
+    {
+      const items: ShareFetchResponseAcquiredRecords[] = [];
+      for (let i = 0; i < n; i++) items.push(readShareFetchResponseAcquiredRecords(reader, version));
+      $acquiredRecords = items;
+    }
+  }
   let unknownTaggedFields: TaggedField[] | undefined;
   {
     unknownTaggedFields = readUnknownTaggedFields(reader);

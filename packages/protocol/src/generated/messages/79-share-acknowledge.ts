@@ -5,11 +5,9 @@
 
 import {
   checkVersion,
-  readArray,
   readNullableString,
   readString,
   readUnknownTaggedFields,
-  writeArray,
   writeNullableString,
   writeString,
   writeTaggedFields,
@@ -119,7 +117,13 @@ function writeShareAcknowledgeRequest(writer: Writer, value: ShareAcknowledgeReq
   const $shareSessionEpoch = value.shareSessionEpoch;
   writer.writeInt32($shareSessionEpoch);
   const $topics = value.topics;
-  writeArray(writer, $topics, true, (w, e) => writeShareAcknowledgeRequestAcknowledgeTopic(w, e, version));
+  {
+    const items = $topics;
+    {
+      writer.writeArrayLength(items.length, true);
+      for (const item of items) writeShareAcknowledgeRequestAcknowledgeTopic(writer, item, version);
+    }
+  }
   {
     writeTaggedFields(writer, undefined, value._unknownTaggedFields);
   }
@@ -129,7 +133,15 @@ function readShareAcknowledgeRequest(reader: Reader, version: number): ShareAckn
   const $groupId: string | null = readNullableString(reader, true);
   const $memberId: string | null = readNullableString(reader, true);
   const $shareSessionEpoch: number = reader.readInt32();
-  const $topics: ShareAcknowledgeRequestAcknowledgeTopic[] = readArray(reader, true, (r) => readShareAcknowledgeRequestAcknowledgeTopic(r, version));
+  let $topics: ShareAcknowledgeRequestAcknowledgeTopic[];
+  {
+    const n = reader.readArrayLength(true, false);
+    {
+      const items: ShareAcknowledgeRequestAcknowledgeTopic[] = [];
+      for (let i = 0; i < n; i++) items.push(readShareAcknowledgeRequestAcknowledgeTopic(reader, version));
+      $topics = items;
+    }
+  }
   let unknownTaggedFields: TaggedField[] | undefined;
   {
     unknownTaggedFields = readUnknownTaggedFields(reader);
@@ -143,7 +155,13 @@ function writeShareAcknowledgeRequestAcknowledgeTopic(writer: Writer, value: Sha
   const $topicId = value.topicId;
   writer.writeUuid($topicId);
   const $partitions = value.partitions;
-  writeArray(writer, $partitions, true, (w, e) => writeShareAcknowledgeRequestAcknowledgePartition(w, e, version));
+  {
+    const items = $partitions;
+    {
+      writer.writeArrayLength(items.length, true);
+      for (const item of items) writeShareAcknowledgeRequestAcknowledgePartition(writer, item, version);
+    }
+  }
   {
     writeTaggedFields(writer, undefined, value._unknownTaggedFields);
   }
@@ -151,7 +169,15 @@ function writeShareAcknowledgeRequestAcknowledgeTopic(writer: Writer, value: Sha
 
 function readShareAcknowledgeRequestAcknowledgeTopic(reader: Reader, version: number): ShareAcknowledgeRequestAcknowledgeTopic {
   const $topicId: string = reader.readUuid();
-  const $partitions: ShareAcknowledgeRequestAcknowledgePartition[] = readArray(reader, true, (r) => readShareAcknowledgeRequestAcknowledgePartition(r, version));
+  let $partitions: ShareAcknowledgeRequestAcknowledgePartition[];
+  {
+    const n = reader.readArrayLength(true, false);
+    {
+      const items: ShareAcknowledgeRequestAcknowledgePartition[] = [];
+      for (let i = 0; i < n; i++) items.push(readShareAcknowledgeRequestAcknowledgePartition(reader, version));
+      $partitions = items;
+    }
+  }
   let unknownTaggedFields: TaggedField[] | undefined;
   {
     unknownTaggedFields = readUnknownTaggedFields(reader);
@@ -165,7 +191,13 @@ function writeShareAcknowledgeRequestAcknowledgePartition(writer: Writer, value:
   const $partitionIndex = value.partitionIndex;
   writer.writeInt32($partitionIndex);
   const $acknowledgementBatches = value.acknowledgementBatches;
-  writeArray(writer, $acknowledgementBatches, true, (w, e) => writeShareAcknowledgeRequestAcknowledgementBatch(w, e, version));
+  {
+    const items = $acknowledgementBatches;
+    {
+      writer.writeArrayLength(items.length, true);
+      for (const item of items) writeShareAcknowledgeRequestAcknowledgementBatch(writer, item, version);
+    }
+  }
   {
     writeTaggedFields(writer, undefined, value._unknownTaggedFields);
   }
@@ -173,7 +205,15 @@ function writeShareAcknowledgeRequestAcknowledgePartition(writer: Writer, value:
 
 function readShareAcknowledgeRequestAcknowledgePartition(reader: Reader, version: number): ShareAcknowledgeRequestAcknowledgePartition {
   const $partitionIndex: number = reader.readInt32();
-  const $acknowledgementBatches: ShareAcknowledgeRequestAcknowledgementBatch[] = readArray(reader, true, (r) => readShareAcknowledgeRequestAcknowledgementBatch(r, version));
+  let $acknowledgementBatches: ShareAcknowledgeRequestAcknowledgementBatch[];
+  {
+    const n = reader.readArrayLength(true, false);
+    {
+      const items: ShareAcknowledgeRequestAcknowledgementBatch[] = [];
+      for (let i = 0; i < n; i++) items.push(readShareAcknowledgeRequestAcknowledgementBatch(reader, version));
+      $acknowledgementBatches = items;
+    }
+  }
   let unknownTaggedFields: TaggedField[] | undefined;
   {
     unknownTaggedFields = readUnknownTaggedFields(reader);
@@ -189,7 +229,13 @@ function writeShareAcknowledgeRequestAcknowledgementBatch(writer: Writer, value:
   const $lastOffset = value.lastOffset;
   writer.writeInt64($lastOffset);
   const $acknowledgeTypes = value.acknowledgeTypes;
-  writeArray(writer, $acknowledgeTypes, true, (w, e) => { w.writeInt8(e); });
+  {
+    const items = $acknowledgeTypes;
+    {
+      writer.writeArrayLength(items.length, true);
+      for (const item of items) writer.writeInt8(item);
+    }
+  }
   {
     writeTaggedFields(writer, undefined, value._unknownTaggedFields);
   }
@@ -198,7 +244,15 @@ function writeShareAcknowledgeRequestAcknowledgementBatch(writer: Writer, value:
 function readShareAcknowledgeRequestAcknowledgementBatch(reader: Reader, _version: number): ShareAcknowledgeRequestAcknowledgementBatch {
   const $firstOffset: bigint = reader.readInt64();
   const $lastOffset: bigint = reader.readInt64();
-  const $acknowledgeTypes: number[] = readArray(reader, true, (r) => r.readInt8());
+  let $acknowledgeTypes: number[];
+  {
+    const n = reader.readArrayLength(true, false);
+    {
+      const items: number[] = [];
+      for (let i = 0; i < n; i++) items.push(reader.readInt8());
+      $acknowledgeTypes = items;
+    }
+  }
   let unknownTaggedFields: TaggedField[] | undefined;
   {
     unknownTaggedFields = readUnknownTaggedFields(reader);
@@ -366,9 +420,21 @@ function writeShareAcknowledgeResponse(writer: Writer, value: ShareAcknowledgeRe
   const $errorMessage = (value.errorMessage ?? null);
   writeNullableString(writer, $errorMessage, true);
   const $responses = value.responses;
-  writeArray(writer, $responses, true, (w, e) => writeShareAcknowledgeResponseShareAcknowledgeTopicResponse(w, e, version));
+  {
+    const items = $responses;
+    {
+      writer.writeArrayLength(items.length, true);
+      for (const item of items) writeShareAcknowledgeResponseShareAcknowledgeTopicResponse(writer, item, version);
+    }
+  }
   const $nodeEndpoints = value.nodeEndpoints;
-  writeArray(writer, $nodeEndpoints, true, (w, e) => writeShareAcknowledgeResponseNodeEndpoint(w, e, version));
+  {
+    const items = $nodeEndpoints;
+    {
+      writer.writeArrayLength(items.length, true);
+      for (const item of items) writeShareAcknowledgeResponseNodeEndpoint(writer, item, version);
+    }
+  }
   {
     writeTaggedFields(writer, undefined, value._unknownTaggedFields);
   }
@@ -378,8 +444,24 @@ function readShareAcknowledgeResponse(reader: Reader, version: number): ShareAck
   const $throttleTimeMs: number = reader.readInt32();
   const $errorCode: number = reader.readInt16();
   const $errorMessage: string | null = readNullableString(reader, true);
-  const $responses: ShareAcknowledgeResponseShareAcknowledgeTopicResponse[] = readArray(reader, true, (r) => readShareAcknowledgeResponseShareAcknowledgeTopicResponse(r, version));
-  const $nodeEndpoints: ShareAcknowledgeResponseNodeEndpoint[] = readArray(reader, true, (r) => readShareAcknowledgeResponseNodeEndpoint(r, version));
+  let $responses: ShareAcknowledgeResponseShareAcknowledgeTopicResponse[];
+  {
+    const n = reader.readArrayLength(true, false);
+    {
+      const items: ShareAcknowledgeResponseShareAcknowledgeTopicResponse[] = [];
+      for (let i = 0; i < n; i++) items.push(readShareAcknowledgeResponseShareAcknowledgeTopicResponse(reader, version));
+      $responses = items;
+    }
+  }
+  let $nodeEndpoints: ShareAcknowledgeResponseNodeEndpoint[];
+  {
+    const n = reader.readArrayLength(true, false);
+    {
+      const items: ShareAcknowledgeResponseNodeEndpoint[] = [];
+      for (let i = 0; i < n; i++) items.push(readShareAcknowledgeResponseNodeEndpoint(reader, version));
+      $nodeEndpoints = items;
+    }
+  }
   let unknownTaggedFields: TaggedField[] | undefined;
   {
     unknownTaggedFields = readUnknownTaggedFields(reader);
@@ -393,7 +475,13 @@ function writeShareAcknowledgeResponseShareAcknowledgeTopicResponse(writer: Writ
   const $topicId = value.topicId;
   writer.writeUuid($topicId);
   const $partitions = value.partitions;
-  writeArray(writer, $partitions, true, (w, e) => writeShareAcknowledgeResponsePartitionData(w, e, version));
+  {
+    const items = $partitions;
+    {
+      writer.writeArrayLength(items.length, true);
+      for (const item of items) writeShareAcknowledgeResponsePartitionData(writer, item, version);
+    }
+  }
   {
     writeTaggedFields(writer, undefined, value._unknownTaggedFields);
   }
@@ -401,7 +489,15 @@ function writeShareAcknowledgeResponseShareAcknowledgeTopicResponse(writer: Writ
 
 function readShareAcknowledgeResponseShareAcknowledgeTopicResponse(reader: Reader, version: number): ShareAcknowledgeResponseShareAcknowledgeTopicResponse {
   const $topicId: string = reader.readUuid();
-  const $partitions: ShareAcknowledgeResponsePartitionData[] = readArray(reader, true, (r) => readShareAcknowledgeResponsePartitionData(r, version));
+  let $partitions: ShareAcknowledgeResponsePartitionData[];
+  {
+    const n = reader.readArrayLength(true, false);
+    {
+      const items: ShareAcknowledgeResponsePartitionData[] = [];
+      for (let i = 0; i < n; i++) items.push(readShareAcknowledgeResponsePartitionData(reader, version));
+      $partitions = items;
+    }
+  }
   let unknownTaggedFields: TaggedField[] | undefined;
   {
     unknownTaggedFields = readUnknownTaggedFields(reader);

@@ -5,11 +5,9 @@
 
 import {
   checkVersion,
-  readArray,
   readNullableString,
   readString,
   readUnknownTaggedFields,
-  writeArray,
   writeNullableString,
   writeString,
   writeTaggedFields,
@@ -85,7 +83,13 @@ function writeAddRaftVoterRequest(writer: Writer, value: AddRaftVoterRequestInpu
   const $voterDirectoryId = value.voterDirectoryId;
   writer.writeUuid($voterDirectoryId);
   const $listeners = value.listeners;
-  writeArray(writer, $listeners, true, (w, e) => writeAddRaftVoterRequestListener(w, e, version));
+  {
+    const items = $listeners;
+    {
+      writer.writeArrayLength(items.length, true);
+      for (const item of items) writeAddRaftVoterRequestListener(writer, item, version);
+    }
+  }
   {
     writeTaggedFields(writer, undefined, value._unknownTaggedFields);
   }
@@ -96,7 +100,15 @@ function readAddRaftVoterRequest(reader: Reader, version: number): AddRaftVoterR
   const $timeoutMs: number = reader.readInt32();
   const $voterId: number = reader.readInt32();
   const $voterDirectoryId: string = reader.readUuid();
-  const $listeners: AddRaftVoterRequestListener[] = readArray(reader, true, (r) => readAddRaftVoterRequestListener(r, version));
+  let $listeners: AddRaftVoterRequestListener[];
+  {
+    const n = reader.readArrayLength(true, false);
+    {
+      const items: AddRaftVoterRequestListener[] = [];
+      for (let i = 0; i < n; i++) items.push(readAddRaftVoterRequestListener(reader, version));
+      $listeners = items;
+    }
+  }
   let unknownTaggedFields: TaggedField[] | undefined;
   {
     unknownTaggedFields = readUnknownTaggedFields(reader);

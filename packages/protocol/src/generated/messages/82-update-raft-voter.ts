@@ -6,12 +6,10 @@
 import {
   checkVersion,
   finishTaggedField,
-  readArray,
   readNullableString,
   readString,
   readUnknownTaggedFields,
   taggedFieldEnd,
-  writeArray,
   writeNullableString,
   writeString,
   writeTaggedFields,
@@ -112,7 +110,13 @@ function writeUpdateRaftVoterRequest(writer: Writer, value: UpdateRaftVoterReque
   const $voterDirectoryId = value.voterDirectoryId;
   writer.writeUuid($voterDirectoryId);
   const $listeners = value.listeners;
-  writeArray(writer, $listeners, true, (w, e) => writeUpdateRaftVoterRequestListener(w, e, version));
+  {
+    const items = $listeners;
+    {
+      writer.writeArrayLength(items.length, true);
+      for (const item of items) writeUpdateRaftVoterRequestListener(writer, item, version);
+    }
+  }
   const $kRaftVersionFeature = value.kRaftVersionFeature;
   writeUpdateRaftVoterRequestKRaftVersionFeature(writer, $kRaftVersionFeature, version);
   {
@@ -125,7 +129,15 @@ function readUpdateRaftVoterRequest(reader: Reader, version: number): UpdateRaft
   const $currentLeaderEpoch: number = reader.readInt32();
   const $voterId: number = reader.readInt32();
   const $voterDirectoryId: string = reader.readUuid();
-  const $listeners: UpdateRaftVoterRequestListener[] = readArray(reader, true, (r) => readUpdateRaftVoterRequestListener(r, version));
+  let $listeners: UpdateRaftVoterRequestListener[];
+  {
+    const n = reader.readArrayLength(true, false);
+    {
+      const items: UpdateRaftVoterRequestListener[] = [];
+      for (let i = 0; i < n; i++) items.push(readUpdateRaftVoterRequestListener(reader, version));
+      $listeners = items;
+    }
+  }
   const $kRaftVersionFeature: UpdateRaftVoterRequestKRaftVersionFeature = readUpdateRaftVoterRequestKRaftVersionFeature(reader, version);
   let unknownTaggedFields: TaggedField[] | undefined;
   {

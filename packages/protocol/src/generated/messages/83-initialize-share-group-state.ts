@@ -5,11 +5,9 @@
 
 import {
   checkVersion,
-  readArray,
   readNullableString,
   readString,
   readUnknownTaggedFields,
-  writeArray,
   writeNullableString,
   writeString,
   writeTaggedFields,
@@ -87,7 +85,13 @@ function writeInitializeShareGroupStateRequest(writer: Writer, value: Initialize
   const $groupId = value.groupId;
   writeString(writer, $groupId, true);
   const $topics = value.topics;
-  writeArray(writer, $topics, true, (w, e) => writeInitializeShareGroupStateRequestInitializeStateData(w, e, version));
+  {
+    const items = $topics;
+    {
+      writer.writeArrayLength(items.length, true);
+      for (const item of items) writeInitializeShareGroupStateRequestInitializeStateData(writer, item, version);
+    }
+  }
   {
     writeTaggedFields(writer, undefined, value._unknownTaggedFields);
   }
@@ -95,7 +99,15 @@ function writeInitializeShareGroupStateRequest(writer: Writer, value: Initialize
 
 function readInitializeShareGroupStateRequest(reader: Reader, version: number): InitializeShareGroupStateRequest {
   const $groupId: string = readString(reader, true);
-  const $topics: InitializeShareGroupStateRequestInitializeStateData[] = readArray(reader, true, (r) => readInitializeShareGroupStateRequestInitializeStateData(r, version));
+  let $topics: InitializeShareGroupStateRequestInitializeStateData[];
+  {
+    const n = reader.readArrayLength(true, false);
+    {
+      const items: InitializeShareGroupStateRequestInitializeStateData[] = [];
+      for (let i = 0; i < n; i++) items.push(readInitializeShareGroupStateRequestInitializeStateData(reader, version));
+      $topics = items;
+    }
+  }
   let unknownTaggedFields: TaggedField[] | undefined;
   {
     unknownTaggedFields = readUnknownTaggedFields(reader);
@@ -109,7 +121,13 @@ function writeInitializeShareGroupStateRequestInitializeStateData(writer: Writer
   const $topicId = value.topicId;
   writer.writeUuid($topicId);
   const $partitions = value.partitions;
-  writeArray(writer, $partitions, true, (w, e) => writeInitializeShareGroupStateRequestPartitionData(w, e, version));
+  {
+    const items = $partitions;
+    {
+      writer.writeArrayLength(items.length, true);
+      for (const item of items) writeInitializeShareGroupStateRequestPartitionData(writer, item, version);
+    }
+  }
   {
     writeTaggedFields(writer, undefined, value._unknownTaggedFields);
   }
@@ -117,7 +135,15 @@ function writeInitializeShareGroupStateRequestInitializeStateData(writer: Writer
 
 function readInitializeShareGroupStateRequestInitializeStateData(reader: Reader, version: number): InitializeShareGroupStateRequestInitializeStateData {
   const $topicId: string = reader.readUuid();
-  const $partitions: InitializeShareGroupStateRequestPartitionData[] = readArray(reader, true, (r) => readInitializeShareGroupStateRequestPartitionData(r, version));
+  let $partitions: InitializeShareGroupStateRequestPartitionData[];
+  {
+    const n = reader.readArrayLength(true, false);
+    {
+      const items: InitializeShareGroupStateRequestPartitionData[] = [];
+      for (let i = 0; i < n; i++) items.push(readInitializeShareGroupStateRequestPartitionData(reader, version));
+      $partitions = items;
+    }
+  }
   let unknownTaggedFields: TaggedField[] | undefined;
   {
     unknownTaggedFields = readUnknownTaggedFields(reader);
@@ -236,14 +262,28 @@ export interface InitializeShareGroupStateResponsePartitionResultInput {
 
 function writeInitializeShareGroupStateResponse(writer: Writer, value: InitializeShareGroupStateResponseInput, version: number): void {
   const $results = value.results;
-  writeArray(writer, $results, true, (w, e) => writeInitializeShareGroupStateResponseInitializeStateResult(w, e, version));
+  {
+    const items = $results;
+    {
+      writer.writeArrayLength(items.length, true);
+      for (const item of items) writeInitializeShareGroupStateResponseInitializeStateResult(writer, item, version);
+    }
+  }
   {
     writeTaggedFields(writer, undefined, value._unknownTaggedFields);
   }
 }
 
 function readInitializeShareGroupStateResponse(reader: Reader, version: number): InitializeShareGroupStateResponse {
-  const $results: InitializeShareGroupStateResponseInitializeStateResult[] = readArray(reader, true, (r) => readInitializeShareGroupStateResponseInitializeStateResult(r, version));
+  let $results: InitializeShareGroupStateResponseInitializeStateResult[];
+  {
+    const n = reader.readArrayLength(true, false);
+    {
+      const items: InitializeShareGroupStateResponseInitializeStateResult[] = [];
+      for (let i = 0; i < n; i++) items.push(readInitializeShareGroupStateResponseInitializeStateResult(reader, version));
+      $results = items;
+    }
+  }
   let unknownTaggedFields: TaggedField[] | undefined;
   {
     unknownTaggedFields = readUnknownTaggedFields(reader);
@@ -257,7 +297,13 @@ function writeInitializeShareGroupStateResponseInitializeStateResult(writer: Wri
   const $topicId = value.topicId;
   writer.writeUuid($topicId);
   const $partitions = value.partitions;
-  writeArray(writer, $partitions, true, (w, e) => writeInitializeShareGroupStateResponsePartitionResult(w, e, version));
+  {
+    const items = $partitions;
+    {
+      writer.writeArrayLength(items.length, true);
+      for (const item of items) writeInitializeShareGroupStateResponsePartitionResult(writer, item, version);
+    }
+  }
   {
     writeTaggedFields(writer, undefined, value._unknownTaggedFields);
   }
@@ -265,7 +311,15 @@ function writeInitializeShareGroupStateResponseInitializeStateResult(writer: Wri
 
 function readInitializeShareGroupStateResponseInitializeStateResult(reader: Reader, version: number): InitializeShareGroupStateResponseInitializeStateResult {
   const $topicId: string = reader.readUuid();
-  const $partitions: InitializeShareGroupStateResponsePartitionResult[] = readArray(reader, true, (r) => readInitializeShareGroupStateResponsePartitionResult(r, version));
+  let $partitions: InitializeShareGroupStateResponsePartitionResult[];
+  {
+    const n = reader.readArrayLength(true, false);
+    {
+      const items: InitializeShareGroupStateResponsePartitionResult[] = [];
+      for (let i = 0; i < n; i++) items.push(readInitializeShareGroupStateResponsePartitionResult(reader, version));
+      $partitions = items;
+    }
+  }
   let unknownTaggedFields: TaggedField[] | undefined;
   {
     unknownTaggedFields = readUnknownTaggedFields(reader);

@@ -5,11 +5,9 @@
 
 import {
   checkVersion,
-  readArray,
   readNullableString,
   readString,
   readUnknownTaggedFields,
-  writeArray,
   writeNullableString,
   writeString,
   writeTaggedFields,
@@ -83,7 +81,13 @@ function writeReadShareGroupStateRequest(writer: Writer, value: ReadShareGroupSt
   const $groupId = value.groupId;
   writeString(writer, $groupId, true);
   const $topics = value.topics;
-  writeArray(writer, $topics, true, (w, e) => writeReadShareGroupStateRequestReadStateData(w, e, version));
+  {
+    const items = $topics;
+    {
+      writer.writeArrayLength(items.length, true);
+      for (const item of items) writeReadShareGroupStateRequestReadStateData(writer, item, version);
+    }
+  }
   {
     writeTaggedFields(writer, undefined, value._unknownTaggedFields);
   }
@@ -91,7 +95,15 @@ function writeReadShareGroupStateRequest(writer: Writer, value: ReadShareGroupSt
 
 function readReadShareGroupStateRequest(reader: Reader, version: number): ReadShareGroupStateRequest {
   const $groupId: string = readString(reader, true);
-  const $topics: ReadShareGroupStateRequestReadStateData[] = readArray(reader, true, (r) => readReadShareGroupStateRequestReadStateData(r, version));
+  let $topics: ReadShareGroupStateRequestReadStateData[];
+  {
+    const n = reader.readArrayLength(true, false);
+    {
+      const items: ReadShareGroupStateRequestReadStateData[] = [];
+      for (let i = 0; i < n; i++) items.push(readReadShareGroupStateRequestReadStateData(reader, version));
+      $topics = items;
+    }
+  }
   let unknownTaggedFields: TaggedField[] | undefined;
   {
     unknownTaggedFields = readUnknownTaggedFields(reader);
@@ -105,7 +117,13 @@ function writeReadShareGroupStateRequestReadStateData(writer: Writer, value: Rea
   const $topicId = value.topicId;
   writer.writeUuid($topicId);
   const $partitions = value.partitions;
-  writeArray(writer, $partitions, true, (w, e) => writeReadShareGroupStateRequestPartitionData(w, e, version));
+  {
+    const items = $partitions;
+    {
+      writer.writeArrayLength(items.length, true);
+      for (const item of items) writeReadShareGroupStateRequestPartitionData(writer, item, version);
+    }
+  }
   {
     writeTaggedFields(writer, undefined, value._unknownTaggedFields);
   }
@@ -113,7 +131,15 @@ function writeReadShareGroupStateRequestReadStateData(writer: Writer, value: Rea
 
 function readReadShareGroupStateRequestReadStateData(reader: Reader, version: number): ReadShareGroupStateRequestReadStateData {
   const $topicId: string = reader.readUuid();
-  const $partitions: ReadShareGroupStateRequestPartitionData[] = readArray(reader, true, (r) => readReadShareGroupStateRequestPartitionData(r, version));
+  let $partitions: ReadShareGroupStateRequestPartitionData[];
+  {
+    const n = reader.readArrayLength(true, false);
+    {
+      const items: ReadShareGroupStateRequestPartitionData[] = [];
+      for (let i = 0; i < n; i++) items.push(readReadShareGroupStateRequestPartitionData(reader, version));
+      $partitions = items;
+    }
+  }
   let unknownTaggedFields: TaggedField[] | undefined;
   {
     unknownTaggedFields = readUnknownTaggedFields(reader);
@@ -269,14 +295,28 @@ export interface ReadShareGroupStateResponseStateBatchInput {
 
 function writeReadShareGroupStateResponse(writer: Writer, value: ReadShareGroupStateResponseInput, version: number): void {
   const $results = value.results;
-  writeArray(writer, $results, true, (w, e) => writeReadShareGroupStateResponseReadStateResult(w, e, version));
+  {
+    const items = $results;
+    {
+      writer.writeArrayLength(items.length, true);
+      for (const item of items) writeReadShareGroupStateResponseReadStateResult(writer, item, version);
+    }
+  }
   {
     writeTaggedFields(writer, undefined, value._unknownTaggedFields);
   }
 }
 
 function readReadShareGroupStateResponse(reader: Reader, version: number): ReadShareGroupStateResponse {
-  const $results: ReadShareGroupStateResponseReadStateResult[] = readArray(reader, true, (r) => readReadShareGroupStateResponseReadStateResult(r, version));
+  let $results: ReadShareGroupStateResponseReadStateResult[];
+  {
+    const n = reader.readArrayLength(true, false);
+    {
+      const items: ReadShareGroupStateResponseReadStateResult[] = [];
+      for (let i = 0; i < n; i++) items.push(readReadShareGroupStateResponseReadStateResult(reader, version));
+      $results = items;
+    }
+  }
   let unknownTaggedFields: TaggedField[] | undefined;
   {
     unknownTaggedFields = readUnknownTaggedFields(reader);
@@ -290,7 +330,13 @@ function writeReadShareGroupStateResponseReadStateResult(writer: Writer, value: 
   const $topicId = value.topicId;
   writer.writeUuid($topicId);
   const $partitions = value.partitions;
-  writeArray(writer, $partitions, true, (w, e) => writeReadShareGroupStateResponsePartitionResult(w, e, version));
+  {
+    const items = $partitions;
+    {
+      writer.writeArrayLength(items.length, true);
+      for (const item of items) writeReadShareGroupStateResponsePartitionResult(writer, item, version);
+    }
+  }
   {
     writeTaggedFields(writer, undefined, value._unknownTaggedFields);
   }
@@ -298,7 +344,15 @@ function writeReadShareGroupStateResponseReadStateResult(writer: Writer, value: 
 
 function readReadShareGroupStateResponseReadStateResult(reader: Reader, version: number): ReadShareGroupStateResponseReadStateResult {
   const $topicId: string = reader.readUuid();
-  const $partitions: ReadShareGroupStateResponsePartitionResult[] = readArray(reader, true, (r) => readReadShareGroupStateResponsePartitionResult(r, version));
+  let $partitions: ReadShareGroupStateResponsePartitionResult[];
+  {
+    const n = reader.readArrayLength(true, false);
+    {
+      const items: ReadShareGroupStateResponsePartitionResult[] = [];
+      for (let i = 0; i < n; i++) items.push(readReadShareGroupStateResponsePartitionResult(reader, version));
+      $partitions = items;
+    }
+  }
   let unknownTaggedFields: TaggedField[] | undefined;
   {
     unknownTaggedFields = readUnknownTaggedFields(reader);
@@ -320,7 +374,13 @@ function writeReadShareGroupStateResponsePartitionResult(writer: Writer, value: 
   const $startOffset = value.startOffset;
   writer.writeInt64($startOffset);
   const $stateBatches = value.stateBatches;
-  writeArray(writer, $stateBatches, true, (w, e) => writeReadShareGroupStateResponseStateBatch(w, e, version));
+  {
+    const items = $stateBatches;
+    {
+      writer.writeArrayLength(items.length, true);
+      for (const item of items) writeReadShareGroupStateResponseStateBatch(writer, item, version);
+    }
+  }
   {
     writeTaggedFields(writer, undefined, value._unknownTaggedFields);
   }
@@ -332,7 +392,15 @@ function readReadShareGroupStateResponsePartitionResult(reader: Reader, version:
   const $errorMessage: string | null = readNullableString(reader, true);
   const $stateEpoch: number = reader.readInt32();
   const $startOffset: bigint = reader.readInt64();
-  const $stateBatches: ReadShareGroupStateResponseStateBatch[] = readArray(reader, true, (r) => readReadShareGroupStateResponseStateBatch(r, version));
+  let $stateBatches: ReadShareGroupStateResponseStateBatch[];
+  {
+    const n = reader.readArrayLength(true, false);
+    {
+      const items: ReadShareGroupStateResponseStateBatch[] = [];
+      for (let i = 0; i < n; i++) items.push(readReadShareGroupStateResponseStateBatch(reader, version));
+      $stateBatches = items;
+    }
+  }
   let unknownTaggedFields: TaggedField[] | undefined;
   {
     unknownTaggedFields = readUnknownTaggedFields(reader);

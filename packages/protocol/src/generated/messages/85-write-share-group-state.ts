@@ -5,11 +5,9 @@
 
 import {
   checkVersion,
-  readArray,
   readNullableString,
   readString,
   readUnknownTaggedFields,
-  writeArray,
   writeNullableString,
   writeString,
   writeTaggedFields,
@@ -123,7 +121,13 @@ function writeWriteShareGroupStateRequest(writer: Writer, value: WriteShareGroup
   const $groupId = value.groupId;
   writeString(writer, $groupId, true);
   const $topics = value.topics;
-  writeArray(writer, $topics, true, (w, e) => writeWriteShareGroupStateRequestWriteStateData(w, e, version));
+  {
+    const items = $topics;
+    {
+      writer.writeArrayLength(items.length, true);
+      for (const item of items) writeWriteShareGroupStateRequestWriteStateData(writer, item, version);
+    }
+  }
   {
     writeTaggedFields(writer, undefined, value._unknownTaggedFields);
   }
@@ -131,7 +135,15 @@ function writeWriteShareGroupStateRequest(writer: Writer, value: WriteShareGroup
 
 function readWriteShareGroupStateRequest(reader: Reader, version: number): WriteShareGroupStateRequest {
   const $groupId: string = readString(reader, true);
-  const $topics: WriteShareGroupStateRequestWriteStateData[] = readArray(reader, true, (r) => readWriteShareGroupStateRequestWriteStateData(r, version));
+  let $topics: WriteShareGroupStateRequestWriteStateData[];
+  {
+    const n = reader.readArrayLength(true, false);
+    {
+      const items: WriteShareGroupStateRequestWriteStateData[] = [];
+      for (let i = 0; i < n; i++) items.push(readWriteShareGroupStateRequestWriteStateData(reader, version));
+      $topics = items;
+    }
+  }
   let unknownTaggedFields: TaggedField[] | undefined;
   {
     unknownTaggedFields = readUnknownTaggedFields(reader);
@@ -145,7 +157,13 @@ function writeWriteShareGroupStateRequestWriteStateData(writer: Writer, value: W
   const $topicId = value.topicId;
   writer.writeUuid($topicId);
   const $partitions = value.partitions;
-  writeArray(writer, $partitions, true, (w, e) => writeWriteShareGroupStateRequestPartitionData(w, e, version));
+  {
+    const items = $partitions;
+    {
+      writer.writeArrayLength(items.length, true);
+      for (const item of items) writeWriteShareGroupStateRequestPartitionData(writer, item, version);
+    }
+  }
   {
     writeTaggedFields(writer, undefined, value._unknownTaggedFields);
   }
@@ -153,7 +171,15 @@ function writeWriteShareGroupStateRequestWriteStateData(writer: Writer, value: W
 
 function readWriteShareGroupStateRequestWriteStateData(reader: Reader, version: number): WriteShareGroupStateRequestWriteStateData {
   const $topicId: string = reader.readUuid();
-  const $partitions: WriteShareGroupStateRequestPartitionData[] = readArray(reader, true, (r) => readWriteShareGroupStateRequestPartitionData(r, version));
+  let $partitions: WriteShareGroupStateRequestPartitionData[];
+  {
+    const n = reader.readArrayLength(true, false);
+    {
+      const items: WriteShareGroupStateRequestPartitionData[] = [];
+      for (let i = 0; i < n; i++) items.push(readWriteShareGroupStateRequestPartitionData(reader, version));
+      $partitions = items;
+    }
+  }
   let unknownTaggedFields: TaggedField[] | undefined;
   {
     unknownTaggedFields = readUnknownTaggedFields(reader);
@@ -173,7 +199,13 @@ function writeWriteShareGroupStateRequestPartitionData(writer: Writer, value: Wr
   const $startOffset = value.startOffset;
   writer.writeInt64($startOffset);
   const $stateBatches = value.stateBatches;
-  writeArray(writer, $stateBatches, true, (w, e) => writeWriteShareGroupStateRequestStateBatch(w, e, version));
+  {
+    const items = $stateBatches;
+    {
+      writer.writeArrayLength(items.length, true);
+      for (const item of items) writeWriteShareGroupStateRequestStateBatch(writer, item, version);
+    }
+  }
   {
     writeTaggedFields(writer, undefined, value._unknownTaggedFields);
   }
@@ -184,7 +216,15 @@ function readWriteShareGroupStateRequestPartitionData(reader: Reader, version: n
   const $stateEpoch: number = reader.readInt32();
   const $leaderEpoch: number = reader.readInt32();
   const $startOffset: bigint = reader.readInt64();
-  const $stateBatches: WriteShareGroupStateRequestStateBatch[] = readArray(reader, true, (r) => readWriteShareGroupStateRequestStateBatch(r, version));
+  let $stateBatches: WriteShareGroupStateRequestStateBatch[];
+  {
+    const n = reader.readArrayLength(true, false);
+    {
+      const items: WriteShareGroupStateRequestStateBatch[] = [];
+      for (let i = 0; i < n; i++) items.push(readWriteShareGroupStateRequestStateBatch(reader, version));
+      $stateBatches = items;
+    }
+  }
   let unknownTaggedFields: TaggedField[] | undefined;
   {
     unknownTaggedFields = readUnknownTaggedFields(reader);
@@ -306,14 +346,28 @@ export interface WriteShareGroupStateResponsePartitionResultInput {
 
 function writeWriteShareGroupStateResponse(writer: Writer, value: WriteShareGroupStateResponseInput, version: number): void {
   const $results = value.results;
-  writeArray(writer, $results, true, (w, e) => writeWriteShareGroupStateResponseWriteStateResult(w, e, version));
+  {
+    const items = $results;
+    {
+      writer.writeArrayLength(items.length, true);
+      for (const item of items) writeWriteShareGroupStateResponseWriteStateResult(writer, item, version);
+    }
+  }
   {
     writeTaggedFields(writer, undefined, value._unknownTaggedFields);
   }
 }
 
 function readWriteShareGroupStateResponse(reader: Reader, version: number): WriteShareGroupStateResponse {
-  const $results: WriteShareGroupStateResponseWriteStateResult[] = readArray(reader, true, (r) => readWriteShareGroupStateResponseWriteStateResult(r, version));
+  let $results: WriteShareGroupStateResponseWriteStateResult[];
+  {
+    const n = reader.readArrayLength(true, false);
+    {
+      const items: WriteShareGroupStateResponseWriteStateResult[] = [];
+      for (let i = 0; i < n; i++) items.push(readWriteShareGroupStateResponseWriteStateResult(reader, version));
+      $results = items;
+    }
+  }
   let unknownTaggedFields: TaggedField[] | undefined;
   {
     unknownTaggedFields = readUnknownTaggedFields(reader);
@@ -327,7 +381,13 @@ function writeWriteShareGroupStateResponseWriteStateResult(writer: Writer, value
   const $topicId = value.topicId;
   writer.writeUuid($topicId);
   const $partitions = value.partitions;
-  writeArray(writer, $partitions, true, (w, e) => writeWriteShareGroupStateResponsePartitionResult(w, e, version));
+  {
+    const items = $partitions;
+    {
+      writer.writeArrayLength(items.length, true);
+      for (const item of items) writeWriteShareGroupStateResponsePartitionResult(writer, item, version);
+    }
+  }
   {
     writeTaggedFields(writer, undefined, value._unknownTaggedFields);
   }
@@ -335,7 +395,15 @@ function writeWriteShareGroupStateResponseWriteStateResult(writer: Writer, value
 
 function readWriteShareGroupStateResponseWriteStateResult(reader: Reader, version: number): WriteShareGroupStateResponseWriteStateResult {
   const $topicId: string = reader.readUuid();
-  const $partitions: WriteShareGroupStateResponsePartitionResult[] = readArray(reader, true, (r) => readWriteShareGroupStateResponsePartitionResult(r, version));
+  let $partitions: WriteShareGroupStateResponsePartitionResult[];
+  {
+    const n = reader.readArrayLength(true, false);
+    {
+      const items: WriteShareGroupStateResponsePartitionResult[] = [];
+      for (let i = 0; i < n; i++) items.push(readWriteShareGroupStateResponsePartitionResult(reader, version));
+      $partitions = items;
+    }
+  }
   let unknownTaggedFields: TaggedField[] | undefined;
   {
     unknownTaggedFields = readUnknownTaggedFields(reader);

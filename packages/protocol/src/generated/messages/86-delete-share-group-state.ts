@@ -5,11 +5,9 @@
 
 import {
   checkVersion,
-  readArray,
   readNullableString,
   readString,
   readUnknownTaggedFields,
-  writeArray,
   writeNullableString,
   writeString,
   writeTaggedFields,
@@ -79,7 +77,13 @@ function writeDeleteShareGroupStateRequest(writer: Writer, value: DeleteShareGro
   const $groupId = value.groupId;
   writeString(writer, $groupId, true);
   const $topics = value.topics;
-  writeArray(writer, $topics, true, (w, e) => writeDeleteShareGroupStateRequestDeleteStateData(w, e, version));
+  {
+    const items = $topics;
+    {
+      writer.writeArrayLength(items.length, true);
+      for (const item of items) writeDeleteShareGroupStateRequestDeleteStateData(writer, item, version);
+    }
+  }
   {
     writeTaggedFields(writer, undefined, value._unknownTaggedFields);
   }
@@ -87,7 +91,15 @@ function writeDeleteShareGroupStateRequest(writer: Writer, value: DeleteShareGro
 
 function readDeleteShareGroupStateRequest(reader: Reader, version: number): DeleteShareGroupStateRequest {
   const $groupId: string = readString(reader, true);
-  const $topics: DeleteShareGroupStateRequestDeleteStateData[] = readArray(reader, true, (r) => readDeleteShareGroupStateRequestDeleteStateData(r, version));
+  let $topics: DeleteShareGroupStateRequestDeleteStateData[];
+  {
+    const n = reader.readArrayLength(true, false);
+    {
+      const items: DeleteShareGroupStateRequestDeleteStateData[] = [];
+      for (let i = 0; i < n; i++) items.push(readDeleteShareGroupStateRequestDeleteStateData(reader, version));
+      $topics = items;
+    }
+  }
   let unknownTaggedFields: TaggedField[] | undefined;
   {
     unknownTaggedFields = readUnknownTaggedFields(reader);
@@ -101,7 +113,13 @@ function writeDeleteShareGroupStateRequestDeleteStateData(writer: Writer, value:
   const $topicId = value.topicId;
   writer.writeUuid($topicId);
   const $partitions = value.partitions;
-  writeArray(writer, $partitions, true, (w, e) => writeDeleteShareGroupStateRequestPartitionData(w, e, version));
+  {
+    const items = $partitions;
+    {
+      writer.writeArrayLength(items.length, true);
+      for (const item of items) writeDeleteShareGroupStateRequestPartitionData(writer, item, version);
+    }
+  }
   {
     writeTaggedFields(writer, undefined, value._unknownTaggedFields);
   }
@@ -109,7 +127,15 @@ function writeDeleteShareGroupStateRequestDeleteStateData(writer: Writer, value:
 
 function readDeleteShareGroupStateRequestDeleteStateData(reader: Reader, version: number): DeleteShareGroupStateRequestDeleteStateData {
   const $topicId: string = reader.readUuid();
-  const $partitions: DeleteShareGroupStateRequestPartitionData[] = readArray(reader, true, (r) => readDeleteShareGroupStateRequestPartitionData(r, version));
+  let $partitions: DeleteShareGroupStateRequestPartitionData[];
+  {
+    const n = reader.readArrayLength(true, false);
+    {
+      const items: DeleteShareGroupStateRequestPartitionData[] = [];
+      for (let i = 0; i < n; i++) items.push(readDeleteShareGroupStateRequestPartitionData(reader, version));
+      $partitions = items;
+    }
+  }
   let unknownTaggedFields: TaggedField[] | undefined;
   {
     unknownTaggedFields = readUnknownTaggedFields(reader);
@@ -222,14 +248,28 @@ export interface DeleteShareGroupStateResponsePartitionResultInput {
 
 function writeDeleteShareGroupStateResponse(writer: Writer, value: DeleteShareGroupStateResponseInput, version: number): void {
   const $results = value.results;
-  writeArray(writer, $results, true, (w, e) => writeDeleteShareGroupStateResponseDeleteStateResult(w, e, version));
+  {
+    const items = $results;
+    {
+      writer.writeArrayLength(items.length, true);
+      for (const item of items) writeDeleteShareGroupStateResponseDeleteStateResult(writer, item, version);
+    }
+  }
   {
     writeTaggedFields(writer, undefined, value._unknownTaggedFields);
   }
 }
 
 function readDeleteShareGroupStateResponse(reader: Reader, version: number): DeleteShareGroupStateResponse {
-  const $results: DeleteShareGroupStateResponseDeleteStateResult[] = readArray(reader, true, (r) => readDeleteShareGroupStateResponseDeleteStateResult(r, version));
+  let $results: DeleteShareGroupStateResponseDeleteStateResult[];
+  {
+    const n = reader.readArrayLength(true, false);
+    {
+      const items: DeleteShareGroupStateResponseDeleteStateResult[] = [];
+      for (let i = 0; i < n; i++) items.push(readDeleteShareGroupStateResponseDeleteStateResult(reader, version));
+      $results = items;
+    }
+  }
   let unknownTaggedFields: TaggedField[] | undefined;
   {
     unknownTaggedFields = readUnknownTaggedFields(reader);
@@ -243,7 +283,13 @@ function writeDeleteShareGroupStateResponseDeleteStateResult(writer: Writer, val
   const $topicId = value.topicId;
   writer.writeUuid($topicId);
   const $partitions = value.partitions;
-  writeArray(writer, $partitions, true, (w, e) => writeDeleteShareGroupStateResponsePartitionResult(w, e, version));
+  {
+    const items = $partitions;
+    {
+      writer.writeArrayLength(items.length, true);
+      for (const item of items) writeDeleteShareGroupStateResponsePartitionResult(writer, item, version);
+    }
+  }
   {
     writeTaggedFields(writer, undefined, value._unknownTaggedFields);
   }
@@ -251,7 +297,15 @@ function writeDeleteShareGroupStateResponseDeleteStateResult(writer: Writer, val
 
 function readDeleteShareGroupStateResponseDeleteStateResult(reader: Reader, version: number): DeleteShareGroupStateResponseDeleteStateResult {
   const $topicId: string = reader.readUuid();
-  const $partitions: DeleteShareGroupStateResponsePartitionResult[] = readArray(reader, true, (r) => readDeleteShareGroupStateResponsePartitionResult(r, version));
+  let $partitions: DeleteShareGroupStateResponsePartitionResult[];
+  {
+    const n = reader.readArrayLength(true, false);
+    {
+      const items: DeleteShareGroupStateResponsePartitionResult[] = [];
+      for (let i = 0; i < n; i++) items.push(readDeleteShareGroupStateResponsePartitionResult(reader, version));
+      $partitions = items;
+    }
+  }
   let unknownTaggedFields: TaggedField[] | undefined;
   {
     unknownTaggedFields = readUnknownTaggedFields(reader);

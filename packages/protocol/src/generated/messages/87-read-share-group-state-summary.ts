@@ -5,11 +5,9 @@
 
 import {
   checkVersion,
-  readArray,
   readNullableString,
   readString,
   readUnknownTaggedFields,
-  writeArray,
   writeNullableString,
   writeString,
   writeTaggedFields,
@@ -83,7 +81,13 @@ function writeReadShareGroupStateSummaryRequest(writer: Writer, value: ReadShare
   const $groupId = value.groupId;
   writeString(writer, $groupId, true);
   const $topics = value.topics;
-  writeArray(writer, $topics, true, (w, e) => writeReadShareGroupStateSummaryRequestReadStateSummaryData(w, e, version));
+  {
+    const items = $topics;
+    {
+      writer.writeArrayLength(items.length, true);
+      for (const item of items) writeReadShareGroupStateSummaryRequestReadStateSummaryData(writer, item, version);
+    }
+  }
   {
     writeTaggedFields(writer, undefined, value._unknownTaggedFields);
   }
@@ -91,7 +95,15 @@ function writeReadShareGroupStateSummaryRequest(writer: Writer, value: ReadShare
 
 function readReadShareGroupStateSummaryRequest(reader: Reader, version: number): ReadShareGroupStateSummaryRequest {
   const $groupId: string = readString(reader, true);
-  const $topics: ReadShareGroupStateSummaryRequestReadStateSummaryData[] = readArray(reader, true, (r) => readReadShareGroupStateSummaryRequestReadStateSummaryData(r, version));
+  let $topics: ReadShareGroupStateSummaryRequestReadStateSummaryData[];
+  {
+    const n = reader.readArrayLength(true, false);
+    {
+      const items: ReadShareGroupStateSummaryRequestReadStateSummaryData[] = [];
+      for (let i = 0; i < n; i++) items.push(readReadShareGroupStateSummaryRequestReadStateSummaryData(reader, version));
+      $topics = items;
+    }
+  }
   let unknownTaggedFields: TaggedField[] | undefined;
   {
     unknownTaggedFields = readUnknownTaggedFields(reader);
@@ -105,7 +117,13 @@ function writeReadShareGroupStateSummaryRequestReadStateSummaryData(writer: Writ
   const $topicId = value.topicId;
   writer.writeUuid($topicId);
   const $partitions = value.partitions;
-  writeArray(writer, $partitions, true, (w, e) => writeReadShareGroupStateSummaryRequestPartitionData(w, e, version));
+  {
+    const items = $partitions;
+    {
+      writer.writeArrayLength(items.length, true);
+      for (const item of items) writeReadShareGroupStateSummaryRequestPartitionData(writer, item, version);
+    }
+  }
   {
     writeTaggedFields(writer, undefined, value._unknownTaggedFields);
   }
@@ -113,7 +131,15 @@ function writeReadShareGroupStateSummaryRequestReadStateSummaryData(writer: Writ
 
 function readReadShareGroupStateSummaryRequestReadStateSummaryData(reader: Reader, version: number): ReadShareGroupStateSummaryRequestReadStateSummaryData {
   const $topicId: string = reader.readUuid();
-  const $partitions: ReadShareGroupStateSummaryRequestPartitionData[] = readArray(reader, true, (r) => readReadShareGroupStateSummaryRequestPartitionData(r, version));
+  let $partitions: ReadShareGroupStateSummaryRequestPartitionData[];
+  {
+    const n = reader.readArrayLength(true, false);
+    {
+      const items: ReadShareGroupStateSummaryRequestPartitionData[] = [];
+      for (let i = 0; i < n; i++) items.push(readReadShareGroupStateSummaryRequestPartitionData(reader, version));
+      $partitions = items;
+    }
+  }
   let unknownTaggedFields: TaggedField[] | undefined;
   {
     unknownTaggedFields = readUnknownTaggedFields(reader);
@@ -237,14 +263,28 @@ export interface ReadShareGroupStateSummaryResponsePartitionResultInput {
 
 function writeReadShareGroupStateSummaryResponse(writer: Writer, value: ReadShareGroupStateSummaryResponseInput, version: number): void {
   const $results = value.results;
-  writeArray(writer, $results, true, (w, e) => writeReadShareGroupStateSummaryResponseReadStateSummaryResult(w, e, version));
+  {
+    const items = $results;
+    {
+      writer.writeArrayLength(items.length, true);
+      for (const item of items) writeReadShareGroupStateSummaryResponseReadStateSummaryResult(writer, item, version);
+    }
+  }
   {
     writeTaggedFields(writer, undefined, value._unknownTaggedFields);
   }
 }
 
 function readReadShareGroupStateSummaryResponse(reader: Reader, version: number): ReadShareGroupStateSummaryResponse {
-  const $results: ReadShareGroupStateSummaryResponseReadStateSummaryResult[] = readArray(reader, true, (r) => readReadShareGroupStateSummaryResponseReadStateSummaryResult(r, version));
+  let $results: ReadShareGroupStateSummaryResponseReadStateSummaryResult[];
+  {
+    const n = reader.readArrayLength(true, false);
+    {
+      const items: ReadShareGroupStateSummaryResponseReadStateSummaryResult[] = [];
+      for (let i = 0; i < n; i++) items.push(readReadShareGroupStateSummaryResponseReadStateSummaryResult(reader, version));
+      $results = items;
+    }
+  }
   let unknownTaggedFields: TaggedField[] | undefined;
   {
     unknownTaggedFields = readUnknownTaggedFields(reader);
@@ -258,7 +298,13 @@ function writeReadShareGroupStateSummaryResponseReadStateSummaryResult(writer: W
   const $topicId = value.topicId;
   writer.writeUuid($topicId);
   const $partitions = value.partitions;
-  writeArray(writer, $partitions, true, (w, e) => writeReadShareGroupStateSummaryResponsePartitionResult(w, e, version));
+  {
+    const items = $partitions;
+    {
+      writer.writeArrayLength(items.length, true);
+      for (const item of items) writeReadShareGroupStateSummaryResponsePartitionResult(writer, item, version);
+    }
+  }
   {
     writeTaggedFields(writer, undefined, value._unknownTaggedFields);
   }
@@ -266,7 +312,15 @@ function writeReadShareGroupStateSummaryResponseReadStateSummaryResult(writer: W
 
 function readReadShareGroupStateSummaryResponseReadStateSummaryResult(reader: Reader, version: number): ReadShareGroupStateSummaryResponseReadStateSummaryResult {
   const $topicId: string = reader.readUuid();
-  const $partitions: ReadShareGroupStateSummaryResponsePartitionResult[] = readArray(reader, true, (r) => readReadShareGroupStateSummaryResponsePartitionResult(r, version));
+  let $partitions: ReadShareGroupStateSummaryResponsePartitionResult[];
+  {
+    const n = reader.readArrayLength(true, false);
+    {
+      const items: ReadShareGroupStateSummaryResponsePartitionResult[] = [];
+      for (let i = 0; i < n; i++) items.push(readReadShareGroupStateSummaryResponsePartitionResult(reader, version));
+      $partitions = items;
+    }
+  }
   let unknownTaggedFields: TaggedField[] | undefined;
   {
     unknownTaggedFields = readUnknownTaggedFields(reader);
