@@ -52,6 +52,13 @@ import {
   Writer,
   writeResponseFrame,
 } from '../../packages/protocol/src/index.ts';
+import {
+  RECORD_BATCH_HEADER_BYTES,
+  RECORD_BATCH_MAGIC,
+  readRecordBatchHeader,
+  setBatchBaseOffset,
+  setBatchPartitionLeaderEpoch,
+} from '../../packages/protocol/src/records/index.ts';
 
 export interface FakeBrokerOptions {
   /** Where the request frames go (created if missing). */
@@ -175,27 +182,28 @@ export async function startFakeBroker(options: FakeBrokerOptions): Promise<FakeB
   }
 
   /** Appends a Produce request's records to a partition; returns the base offset. */
-  function append(log_: PartitionLog, records: Buffer): bigint {
-    const base = log_.nextOffset;
+  function append(partition: PartitionLog, records: Buffer): bigint {
+    const base = partition.nextOffset;
     let position = 0;
     while (position + 12 <= records.length) {
       const size = 12 + records.readInt32BE(position + 8);
       if (size < 12 || position + size > records.length) break;
       const bytes = Buffer.from(records.subarray(position, position + size));
       const magic = bytes.length > 16 ? bytes.readInt8(16) : -1;
-      const baseOffset = log_.nextOffset;
+      const baseOffset = partition.nextOffset;
       let lastOffset = baseOffset;
       let maxTimestamp = -1n;
-      if (magic === 2 && bytes.length >= 61) {
-        bytes.writeBigInt64BE(baseOffset, 0);
-        bytes.writeInt32BE(0, 12); // partition leader epoch
-        lastOffset = baseOffset + BigInt(bytes.readInt32BE(23));
-        maxTimestamp = bytes.readBigInt64BE(35);
+      if (magic === RECORD_BATCH_MAGIC && bytes.length >= RECORD_BATCH_HEADER_BYTES) {
+        const header = readRecordBatchHeader(bytes);
+        setBatchBaseOffset(bytes, baseOffset);
+        setBatchPartitionLeaderEpoch(bytes, 0);
+        lastOffset = baseOffset + BigInt(header.lastOffsetDelta);
+        maxTimestamp = header.maxTimestamp;
       } else {
-        options.log?.(`stored a magic ${magic} message set without assigning offsets`);
+        log(`stored a magic ${magic} message set without assigning offsets`);
       }
-      log_.batches.push({ baseOffset, lastOffset, maxTimestamp, bytes });
-      log_.nextOffset = lastOffset + 1n;
+      partition.batches.push({ baseOffset, lastOffset, maxTimestamp, bytes });
+      partition.nextOffset = lastOffset + 1n;
       position += size;
     }
     return base;
@@ -350,7 +358,7 @@ export async function startFakeBroker(options: FakeBrokerOptions): Promise<FakeB
                   errorCode: 0,
                   timestamp,
                   offset,
-                  leaderEpoch: 0,
+                  ...(version >= 4 ? { leaderEpoch: 0 } : {}),
                 };
               }),
             };
@@ -513,11 +521,15 @@ export async function startFakeBroker(options: FakeBrokerOptions): Promise<FakeB
         return reply(LeaveGroupResponse, {
           throttleTimeMs: 0,
           errorCode: 0,
-          members: request.members.map((m) => ({
-            memberId: m.memberId,
-            groupInstanceId: m.groupInstanceId,
-            errorCode: 0,
-          })),
+          ...(version >= 3
+            ? {
+                members: request.members.map((m) => ({
+                  memberId: m.memberId,
+                  groupInstanceId: m.groupInstanceId,
+                  errorCode: 0,
+                })),
+              }
+            : {}),
         });
       }
       case ApiKey.OffsetCommit: {
@@ -607,52 +619,57 @@ export async function startFakeBroker(options: FakeBrokerOptions): Promise<FakeB
         const frame = Buffer.from(raw);
         const apiKey = frame.length >= 4 ? frame.readInt16BE(0) : -1;
         const apiVersion = frame.length >= 4 ? frame.readInt16BE(2) : -1;
-        seq += 1;
-        writeFileSync(join(options.outDir, frameFileName(apiKey, apiVersion, seq)), frame);
-        queue = queue.then(async () => {
-          if (socket.destroyed) return;
-          let request: RequestFrame;
-          try {
-            request = readRequestFrame(frame);
-          } catch (error) {
-            log(`${remote}: unreadable request header: ${(error as Error).message}; closing`);
-            socket.destroy();
-            return;
-          }
-          const { header } = request;
-          const name = request.api?.name ?? `api ${apiKey}`;
-          log(
-            `#${seq} ${header.clientId ?? '-'} ${name} v${apiVersion} corr ${header.correlationId}`,
-          );
-          if (!HANDLED_APIS.includes(apiKey)) {
-            log(`${remote}: ${name} is not handled; closing`);
-            socket.destroy();
-            return;
-          }
-          let answer: Reply | undefined;
-          try {
-            answer = await handle(request);
-          } catch (error) {
-            log(`${remote}: ${name} v${apiVersion} failed: ${(error as Error).stack}; closing`);
-            socket.destroy();
-            return;
-          }
-          if (answer === undefined) return;
-          const responseVersion = answer.version ?? apiVersion;
-          const writer = new Writer();
-          try {
-            writeResponseFrame(
-              writer,
-              { apiKey, apiVersion: responseVersion, correlationId: header.correlationId },
-              (w) => answer.codec.write(w, answer.value as never, responseVersion),
+        const number = ++seq;
+        writeFileSync(join(options.outDir, frameFileName(apiKey, apiVersion, number)), frame);
+        queue = queue
+          .then(async () => {
+            if (socket.destroyed) return;
+            let request: RequestFrame;
+            try {
+              request = readRequestFrame(frame);
+            } catch (error) {
+              log(`${remote}: unreadable request header: ${(error as Error).message}; closing`);
+              socket.destroy();
+              return;
+            }
+            const { header } = request;
+            const name = request.api?.name ?? `api ${apiKey}`;
+            log(
+              `#${number} ${header.clientId ?? '-'} ${name} v${apiVersion} corr ${header.correlationId}`,
             );
-          } catch (error) {
-            log(`${name} v${responseVersion} response: ${(error as Error).stack}; closing`);
+            if (!HANDLED_APIS.includes(apiKey)) {
+              log(`${remote}: ${name} is not handled; closing`);
+              socket.destroy();
+              return;
+            }
+            let answer: Reply | undefined;
+            try {
+              answer = await handle(request);
+            } catch (error) {
+              log(`${remote}: ${name} v${apiVersion} failed: ${(error as Error).stack}; closing`);
+              socket.destroy();
+              return;
+            }
+            if (answer === undefined) return;
+            const responseVersion = answer.version ?? apiVersion;
+            const writer = new Writer();
+            try {
+              writeResponseFrame(
+                writer,
+                { apiKey, apiVersion: responseVersion, correlationId: header.correlationId },
+                (w) => answer.codec.write(w, answer.value as never, responseVersion),
+              );
+            } catch (error) {
+              log(`${name} v${responseVersion} response: ${(error as Error).stack}; closing`);
+              socket.destroy();
+              return;
+            }
+            if (!socket.destroyed) socket.write(writer.toBuffer());
+          })
+          .catch((error: unknown) => {
+            log(`${remote}: ${(error as Error).stack}; closing`);
             socket.destroy();
-            return;
-          }
-          if (!socket.destroyed) socket.write(writer.toBuffer());
-        });
+          });
       }
     });
   }

@@ -709,7 +709,7 @@ export class MessageEmitter {
       `  minVersion: ${spec.validVersions.min},`,
       `  maxVersion: ${spec.validVersions.max},`,
       `  firstFlexibleVersion: ${flexibleMin},`,
-      '  write(writer: Writer, value: ' + name + 'Input, version: number): void {',
+      `  write(writer: Writer, value: ${name}Input, version: number): void {`,
       `    checkVersion('${name}', version, ${spec.validVersions.min}, ${spec.validVersions.max});`,
       `    write${name}(writer, value, version);`,
       '  },',
