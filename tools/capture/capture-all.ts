@@ -3,12 +3,16 @@
  * 127.0.0.1, runs the client's driver against it, stops the broker, and writes the selected
  * request frames and a manifest to packages/protocol/test/golden/fixtures/<client>/.
  *
- *   npx node tools/capture/capture-all.ts [--only kcat,kafkajs] [--python /usr/bin/python3]
- *       [--keep-raw]
+ *   npx node tools/capture/capture-all.ts [--only kcat,platformatic] [--python /usr/bin/python3]
+ *       [--keep-raw] [--fixtures DIR]
+ *
+ * --only runs some clients (comma-separated) and rewrites only their fixtures; --fixtures writes
+ * <DIR>/<client>/ instead of the committed fixtures (to try the drivers without touching them).
  *
  * Needs kcat, python3-kafka and python3-confluent-kafka (Debian packages), python3-snappy,
- * python3-lz4 and python3-zstandard for kafka-python's codecs, and kafkajs (a devDependency).
- * Not part of `npm test`: the fixtures are committed and the tests only read them.
+ * python3-lz4 and python3-zstandard for kafka-python's codecs, and kafkajs and
+ * @platformatic/kafka (devDependencies). Not part of `npm test`: the fixtures are committed and
+ * the tests only read them.
  */
 import { appendFileSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -36,6 +40,7 @@ const { values } = parseArgs({
     only: { type: 'string' },
     python: { type: 'string', default: '/usr/bin/python3' },
     'keep-raw': { type: 'boolean', default: false },
+    fixtures: { type: 'string', default: FIXTURES_DIRECTORY },
   },
   strict: true,
 });
@@ -66,6 +71,11 @@ const clients: ClientDriver[] = [
     name: 'kafkajs',
     command: process.execPath,
     args: [join(CAPTURE_DIRECTORY, 'clients', 'kafkajs-client.ts')],
+  },
+  {
+    name: 'platformatic',
+    command: process.execPath,
+    args: [join(CAPTURE_DIRECTORY, 'clients', 'platformatic-client.ts')],
   },
 ];
 
@@ -108,7 +118,7 @@ for (const client of selected) {
     client: client.name,
     rawDir,
     sentFile,
-    fixturesDir: join(FIXTURES_DIRECTORY, client.name),
+    fixturesDir: join(values.fixtures, client.name),
   });
   console.log(
     `${client.name}: ${broker.requestCount} requests captured, ${manifest.files.length} kept (${manifest.software})`,

@@ -1,9 +1,10 @@
 /**
  * A tiny fake Kafka broker for recording what real clients send. It answers just enough for a
  * client to go through its produce, consume and consumer-group flows (one broker, which is also
- * every partition's leader and every group's coordinator; topics are created on first mention;
- * a group has a single member, its leader) and writes every request frame it receives (the bytes
- * after the 4-byte size prefix) to `<outDir>/<NN-api-name>-v<version>-<seq>.bin`.
+ * every partition's leader and every group's coordinator; topics are created on first mention
+ * or by CreateTopics; a group, classic or of the KIP-848 consumer protocol, has a single member,
+ * its leader) and writes every request frame it receives (the bytes after the 4-byte size
+ * prefix) to `<outDir>/<NN-api-name>-v<version>-<seq>.bin`.
  *
  * It binds 127.0.0.1 only, keeps everything in memory and is not a broker: no persistence, no
  * replication, no transactions, one member per group. Only record batches of magic 2 get their
@@ -17,6 +18,12 @@ import {
   ApiVersionsRequest,
   ApiVersionsResponse,
   apiDescriptor,
+  ConsumerGroupHeartbeatRequest,
+  ConsumerGroupHeartbeatResponse,
+  CreateTopicsRequest,
+  CreateTopicsResponse,
+  DescribeGroupsRequest,
+  DescribeGroupsResponse,
   ErrorCode,
   FetchRequest,
   FetchResponse,
@@ -32,6 +39,8 @@ import {
   JoinGroupResponse,
   LeaveGroupRequest,
   LeaveGroupResponse,
+  ListGroupsRequest,
+  ListGroupsResponse,
   ListOffsetsRequest,
   ListOffsetsResponse,
   type MessageCodec,
@@ -51,6 +60,7 @@ import {
   uuidToBase64,
   Writer,
   writeResponseFrame,
+  ZERO_UUID,
 } from '../../packages/protocol/src/index.ts';
 import {
   RECORD_BATCH_HEADER_BYTES,
@@ -69,6 +79,8 @@ export interface FakeBrokerOptions {
   partitions?: number;
   /** Longest a Fetch with nothing to return is held, in ms (default 500). */
   maxFetchWaitMs?: number;
+  /** The heartbeat interval ConsumerGroupHeartbeat answers give members, in ms (default 200). */
+  consumerHeartbeatMs?: number;
   /** Called with one line per request and per notable event. */
   log?: (line: string) => void;
 }
@@ -95,8 +107,12 @@ const HANDLED_APIS: readonly number[] = [
   ApiKey.Heartbeat,
   ApiKey.LeaveGroup,
   ApiKey.SyncGroup,
+  ApiKey.DescribeGroups,
+  ApiKey.ListGroups,
   ApiKey.ApiVersions,
+  ApiKey.CreateTopics,
   ApiKey.InitProducerId,
+  ApiKey.ConsumerGroupHeartbeat,
 ];
 
 const HOST = '127.0.0.1';
@@ -116,8 +132,16 @@ interface Topic {
 }
 
 interface Group {
+  /** `classic` (JoinGroup, SyncGroup…) or `consumer` (ConsumerGroupHeartbeat, KIP-848). */
+  type: 'classic' | 'consumer';
+  /** The generation (classic) or the group and member epoch (consumer). */
   generationId: number;
+  /** The one member, '' when there is none. */
   memberId: string;
+  groupInstanceId: string | null;
+  clientId: string;
+  /** The member's metadata for the chosen protocol, from its JoinGroup. */
+  memberMetadata: Buffer;
   protocolType: string;
   protocolName: string;
   /** The leader's assignment for its own member id, from the last SyncGroup. */
@@ -140,6 +164,7 @@ export function frameFileName(apiKey: number, version: number, seq: number): str
 export async function startFakeBroker(options: FakeBrokerOptions): Promise<FakeBroker> {
   const partitionCount = options.partitions ?? 1;
   const maxFetchWaitMs = options.maxFetchWaitMs ?? 500;
+  const consumerHeartbeatMs = options.consumerHeartbeatMs ?? 200;
   const log = options.log ?? (() => {});
   mkdirSync(options.outDir, { recursive: true });
 
@@ -152,15 +177,16 @@ export async function startFakeBroker(options: FakeBrokerOptions): Promise<FakeB
   let memberCounter = 0;
   let port = 0;
 
-  function topic(name: string): Topic {
+  /** The topic of that name, created (with `partitions`, or the default count) if missing. */
+  function topic(name: string, partitions: number = partitionCount): Topic {
     let found = topics.get(name);
     if (found === undefined) {
-      const partitions: PartitionLog[] = [];
-      for (let i = 0; i < partitionCount; i++) partitions.push({ batches: [], nextOffset: 0n });
-      found = { name, id: randomUuid(), partitions };
+      const logs: PartitionLog[] = [];
+      for (let i = 0; i < partitions; i++) logs.push({ batches: [], nextOffset: 0n });
+      found = { name, id: randomUuid(), partitions: logs };
       topics.set(name, found);
       topicsById.set(found.id, found);
-      log(`created topic ${name} (${partitionCount} partitions)`);
+      log(`created topic ${name} (${partitions} partitions)`);
     }
     return found;
   }
@@ -169,8 +195,12 @@ export async function startFakeBroker(options: FakeBrokerOptions): Promise<FakeB
     let found = groups.get(groupId);
     if (found === undefined) {
       found = {
+        type: 'classic',
         generationId: 0,
         memberId: '',
+        groupInstanceId: null,
+        clientId: '',
+        memberMetadata: Buffer.alloc(0),
         protocolType: 'consumer',
         protocolName: '',
         assignment: Buffer.alloc(0),
@@ -479,8 +509,12 @@ export async function startFakeBroker(options: FakeBrokerOptions): Promise<FakeB
           request.memberId === ''
             ? `${header.clientId ?? 'member'}-${++memberCounter}`
             : request.memberId;
+        g.type = 'classic';
         g.generationId += 1;
         g.memberId = memberId;
+        g.groupInstanceId = request.groupInstanceId;
+        g.clientId = header.clientId ?? '';
+        g.memberMetadata = Buffer.from(protocol.metadata);
         g.protocolType = request.protocolType;
         g.protocolName = protocol.name;
         return reply(JoinGroupResponse, {
@@ -530,6 +564,151 @@ export async function startFakeBroker(options: FakeBrokerOptions): Promise<FakeB
                 })),
               }
             : {}),
+        });
+      }
+      case ApiKey.DescribeGroups: {
+        const request = DescribeGroupsRequest.decode(body, version);
+        return reply(DescribeGroupsResponse, {
+          throttleTimeMs: 0,
+          groups: request.groups.map((groupId) => {
+            const g = groups.get(groupId);
+            if (g === undefined) {
+              return {
+                errorCode: 0,
+                groupId,
+                groupState: 'Dead',
+                protocolType: '',
+                protocolData: '',
+                members: [],
+                authorizedOperations: -2147483648,
+              };
+            }
+            const stable = g.memberId !== '';
+            return {
+              errorCode: 0,
+              groupId,
+              groupState: stable ? 'Stable' : 'Empty',
+              protocolType: g.protocolType,
+              protocolData: stable ? g.protocolName : '',
+              members: stable
+                ? [
+                    {
+                      memberId: g.memberId,
+                      groupInstanceId: g.groupInstanceId,
+                      clientId: g.clientId,
+                      clientHost: `/${HOST}`,
+                      memberMetadata: g.memberMetadata,
+                      memberAssignment: g.assignment,
+                    },
+                  ]
+                : [],
+              authorizedOperations: -2147483648,
+            };
+          }),
+        });
+      }
+      case ApiKey.ListGroups: {
+        ListGroupsRequest.decode(body, version);
+        return reply(ListGroupsResponse, {
+          throttleTimeMs: 0,
+          errorCode: 0,
+          groups: [...groups].map(([groupId, g]) => ({
+            groupId,
+            protocolType: g.protocolType,
+            groupState: g.memberId !== '' ? 'Stable' : 'Empty',
+            groupType: g.type,
+          })),
+        });
+      }
+      case ApiKey.ConsumerGroupHeartbeat: {
+        // KIP-848: the member joins with epoch 0, gets every partition of the topics it
+        // subscribes to, heartbeats with its epoch, and leaves with epoch -1 (or -2, static).
+        const request = ConsumerGroupHeartbeatRequest.decode(body, version);
+        const g = group(request.groupId);
+        g.type = 'consumer';
+        if (request.memberEpoch < 0) {
+          g.memberId = '';
+          return reply(ConsumerGroupHeartbeatResponse, {
+            throttleTimeMs: 0,
+            errorCode: 0,
+            errorMessage: null,
+            memberId: request.memberId,
+            memberEpoch: request.memberEpoch,
+            heartbeatIntervalMs: 0,
+            assignment: null,
+          });
+        }
+        const joining = request.memberEpoch === 0;
+        if (!joining && (request.memberId !== g.memberId || request.memberEpoch > g.generationId)) {
+          return reply(ConsumerGroupHeartbeatResponse, {
+            throttleTimeMs: 0,
+            errorCode: ErrorCode.FENCED_MEMBER_EPOCH,
+            errorMessage: null,
+            memberId: request.memberId,
+            memberEpoch: -1,
+            heartbeatIntervalMs: consumerHeartbeatMs,
+            assignment: null,
+          });
+        }
+        if (joining) {
+          g.memberId =
+            request.memberId !== ''
+              ? request.memberId
+              : `${header.clientId ?? 'member'}-${++memberCounter}`;
+          g.generationId += 1;
+          g.groupInstanceId = request.instanceId;
+          g.clientId = header.clientId ?? '';
+        }
+        // A full heartbeat (on joining, or when the subscription changes) names the topics;
+        // the answer then carries the assignment, every partition of them.
+        const subscribed = request.subscribedTopicNames;
+        return reply(ConsumerGroupHeartbeatResponse, {
+          throttleTimeMs: 0,
+          errorCode: 0,
+          errorMessage: null,
+          memberId: g.memberId,
+          memberEpoch: g.generationId,
+          heartbeatIntervalMs: consumerHeartbeatMs,
+          assignment:
+            subscribed === null
+              ? null
+              : {
+                  topicPartitions: subscribed.map((name) => {
+                    const t = topic(name);
+                    return { topicId: t.id, partitions: t.partitions.map((_, i) => i) };
+                  }),
+                },
+        });
+      }
+      case ApiKey.CreateTopics: {
+        const request = CreateTopicsRequest.decode(body, version);
+        return reply(CreateTopicsResponse, {
+          throttleTimeMs: 0,
+          topics: request.topics.map((ct) => {
+            if (topics.has(ct.name)) {
+              return {
+                name: ct.name,
+                errorCode: ErrorCode.TOPIC_ALREADY_EXISTS,
+                errorMessage: `Topic '${ct.name}' already exists.`,
+              };
+            }
+            const partitions =
+              ct.numPartitions > 0
+                ? ct.numPartitions
+                : ct.assignments.length > 0
+                  ? ct.assignments.length
+                  : partitionCount;
+            const t = request.validateOnly ? { id: ZERO_UUID } : topic(ct.name, partitions);
+            return {
+              name: ct.name,
+              topicId: t.id,
+              errorCode: 0,
+              errorMessage: null,
+              numPartitions: partitions,
+              replicationFactor: 1,
+              configs: [],
+            };
+          }),
         });
       }
       case ApiKey.OffsetCommit: {

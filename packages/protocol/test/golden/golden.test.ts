@@ -1,5 +1,6 @@
 /**
- * Golden bytes from real clients (kcat, kafka-python, confluent-kafka, kafkajs), recorded by
+ * Golden bytes from real clients (kcat, kafka-python, confluent-kafka, kafkajs and
+ * @platformatic/kafka, the one that sends recent flexible versions), recorded by
  * tools/capture (see its README). For every captured request frame: the header and body decode
  * with the generated codecs at the captured version, consuming exactly the frame, and encoding
  * what was decoded gives back the same bytes. For Produce: the record batches decode to the
@@ -80,8 +81,14 @@ const clients = readdirSync(FIXTURES, { withFileTypes: true })
   .sort();
 
 describe('golden request frames from real clients', () => {
-  it('has fixtures of the four clients', () => {
-    assert.deepEqual(clients, ['confluent-kafka', 'kafka-python', 'kafkajs', 'kcat']);
+  it('has fixtures of the five clients', () => {
+    assert.deepEqual(clients, [
+      'confluent-kafka',
+      'kafka-python',
+      'kafkajs',
+      'kcat',
+      'platformatic',
+    ]);
   });
 
   for (const client of clients) {
