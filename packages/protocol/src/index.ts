@@ -5,5 +5,5 @@ export * from './generated/index.ts';
 export * from './primitives/codec-support.ts';
 export { Reader } from './primitives/reader.ts';
 export * from './primitives/uuid.ts';
-export * from './records/index.ts';
 export { Writer } from './primitives/writer.ts';
+export * from './records/index.ts';
