@@ -1,0 +1,797 @@
+import { join } from 'node:path';
+import {
+  ErrorCode,
+  LOG_OVERHEAD_BYTES,
+  ProtocolDecodeError,
+  RECORD_BATCH_HEADER_BYTES,
+  RECORD_BATCH_MAGIC,
+  readRecordBatchHeader,
+  setBatchBaseOffset,
+  setBatchMaxTimestamp,
+  setBatchPartitionLeaderEpoch,
+  TimestampType,
+  verifyRecordBatchCrc,
+} from '@brook/protocol';
+import { LeaderEpochCache } from '../checkpoint/leader-epoch-cache.ts';
+import { LogClosedError, LogError, LogIoError } from '../errors.ts';
+import type { FileHandlePool } from '../fs/file-handle-pool.ts';
+import {
+  type AppendedBatch,
+  CLEANED_FILE_SUFFIX,
+  DELETED_FILE_SUFFIX,
+  LOG_FILE_SUFFIX,
+  LogSegment,
+  type SegmentOptions,
+  segmentFileName,
+  wholeBatchesLength,
+} from './log-segment.ts';
+
+/**
+ * The topic settings a partition log uses, under the names of Brook's typed LogConfig (Kafka's
+ * `segment.bytes` is `segmentBytes`, and so on).
+ */
+export interface PartitionLogConfig {
+  readonly segmentBytes: number;
+  readonly segmentMs: number;
+  readonly segmentIndexBytes: number;
+  readonly indexIntervalBytes: number;
+  readonly maxMessageBytes: number;
+  readonly messageTimestampType: 'CreateTime' | 'LogAppendTime';
+  readonly messageTimestampBeforeMaxMs: number;
+  readonly messageTimestampAfterMaxMs: number;
+  readonly flushMessages: number;
+  readonly flushMs: number;
+  readonly retentionMs: number;
+  readonly retentionBytes: number;
+  readonly cleanupPolicy: readonly ('delete' | 'compact')[];
+  readonly fileDeleteDelayMs: number;
+}
+
+export interface PartitionLogOptions {
+  /** The partition's directory (`<data dir>/<topic>-<partition>`). */
+  readonly directory: string;
+  readonly pool: FileHandlePool;
+  readonly config: PartitionLogConfig;
+  /** From the recovery-point checkpoint: everything below it was flushed before a crash. */
+  readonly recoveryPoint: bigint;
+  /** From the log-start-offset checkpoint. */
+  readonly logStartOffset: bigint;
+  /** The broker shut down cleanly: trust the files, recover nothing. */
+  readonly cleanShutdown: boolean;
+  /** Milliseconds since the epoch; injectable for tests. */
+  readonly clock?: () => number;
+}
+
+/** What an append did. */
+export interface AppendResult {
+  readonly firstOffset: bigint;
+  readonly lastOffset: bigint;
+  readonly recordCount: number;
+  readonly maxTimestamp: bigint;
+  readonly offsetOfMaxTimestamp: bigint;
+  /** The time stamped on the batches for LogAppendTime topics, -1n otherwise. */
+  readonly logAppendTime: bigint;
+  readonly logStartOffset: bigint;
+  /**
+   * Resolves when the append is durable under the topic's flush policy: at once when the
+   * policy never flushes (the page cache is the durability), after the fsync that covers it
+   * otherwise. Rejects when that fsync fails: the append must not be acknowledged as durable.
+   */
+  readonly durable: Promise<void>;
+}
+
+export interface ReadResult {
+  /** Whole batches, as stored; empty when there is nothing at the offset yet. */
+  readonly records: Buffer;
+  readonly logStartOffset: bigint;
+  readonly logEndOffset: bigint;
+}
+
+/** How an append's offsets come about. */
+export type AppendOrigin =
+  /** From a producer: the log validates the batches and assigns offsets. */
+  | 'client'
+  /** From a leader, on a follower: offsets are kept as the leader assigned them. */
+  | 'replication';
+
+const NO_LIMIT = Number.MAX_SAFE_INTEGER;
+
+/**
+ * The log of one partition (Kafka's UnifiedLog): a list of segments, the last one active.
+ *
+ * Appends are serialized: each waits for the previous one's write. Reads run beside appends and
+ * see whole appends only (a segment's `size` moves after its write completes). Flushes coalesce:
+ * appends that ask while an fsync is in flight share the next one (group commit).
+ */
+export class PartitionLog {
+  readonly directory: string;
+  private readonly pool: FileHandlePool;
+  private config: PartitionLogConfig;
+  private readonly clock: () => number;
+  private segments: LogSegment[];
+  private readonly epochs: LeaderEpochCache;
+  private appendChain: Promise<unknown> = Promise.resolve();
+  private flushInFlight: Promise<void> | undefined;
+  private flushQueued: Promise<void> | undefined;
+  private lastFlushMs: number;
+  private unflushedMessages = 0;
+  private failure: Error | undefined;
+  private closed = false;
+  /** Segment files waiting out `file.delete.delay.ms`, with what removes them. */
+  private readonly pendingDeletes = new Map<ReturnType<typeof setTimeout>, () => Promise<void>>();
+  private readonly deletions = new Set<Promise<void>>();
+  /** Offsets below this are on disk (fsynced). */
+  recoveryPoint: bigint;
+  logStartOffset: bigint;
+
+  private constructor(
+    options: PartitionLogOptions,
+    segments: LogSegment[],
+    epochs: LeaderEpochCache,
+    logStartOffset: bigint,
+    recoveryPoint: bigint,
+  ) {
+    this.directory = options.directory;
+    this.pool = options.pool;
+    this.config = options.config;
+    this.clock = options.clock ?? Date.now;
+    this.segments = segments;
+    this.epochs = epochs;
+    this.logStartOffset = logStartOffset;
+    this.recoveryPoint = recoveryPoint;
+    this.lastFlushMs = this.clock();
+  }
+
+  /**
+   * Opens (or creates) the log in `options.directory`. After an unclean shutdown, the segments
+   * from the one holding the recovery point onwards are re-scanned: batches checked, indexes
+   * rebuilt, a torn tail cut off, and segments after a corruption removed.
+   */
+  static async open(options: PartitionLogOptions): Promise<PartitionLog> {
+    const fs = options.pool.fs;
+    await fs.mkdir(options.directory);
+    const names = await fs.readdir(options.directory);
+    // Leftovers of deletions and interrupted cleanings are garbage.
+    for (const name of names) {
+      if (name.endsWith(DELETED_FILE_SUFFIX) || name.endsWith(CLEANED_FILE_SUFFIX)) {
+        await fs.unlink(join(options.directory, name));
+      }
+    }
+    const baseOffsets = names
+      .filter((name) => /^\d{20}\.log$/.test(name))
+      .map((name) => BigInt(name.slice(0, 20)))
+      .sort((a, b) => (a < b ? -1 : a > b ? 1 : 0));
+    const segmentOptions: SegmentOptions = {
+      pool: options.pool,
+      directory: options.directory,
+      indexIntervalBytes: options.config.indexIntervalBytes,
+      maxIndexBytes: options.config.segmentIndexBytes,
+    };
+    const segments: LogSegment[] = [];
+    let recovered = false;
+    for (let i = 0; i < baseOffsets.length; i++) {
+      const baseOffset = baseOffsets[i]!;
+      const nextBase = baseOffsets[i + 1];
+      const recover =
+        !options.cleanShutdown && (nextBase === undefined || nextBase > options.recoveryPoint);
+      const { segment, truncatedBytes } = await LogSegment.open(baseOffset, segmentOptions, {
+        recover,
+        maxBatchBytes: Math.max(options.config.maxMessageBytes, 1 << 20) * 4,
+      });
+      recovered ||= recover;
+      segments.push(segment);
+      if (truncatedBytes > 0 && nextBase !== undefined) {
+        // A corrupt batch in the middle of the log: what follows cannot be trusted either.
+        for (const later of baseOffsets.slice(i + 1)) {
+          for (const suffix of [LOG_FILE_SUFFIX, '.index', '.timeindex']) {
+            await fs
+              .unlink(join(options.directory, segmentFileName(later, suffix)))
+              .catch(() => {});
+          }
+        }
+        break;
+      }
+    }
+    if (segments.length === 0) {
+      segments.push(await LogSegment.create(options.logStartOffset, segmentOptions));
+    }
+    const logEndOffset = segments.at(-1)!.nextOffset;
+    const firstBase = segments[0]!.baseOffset;
+    let logStartOffset = options.logStartOffset > firstBase ? options.logStartOffset : firstBase;
+    if (logStartOffset > logEndOffset) logStartOffset = logEndOffset;
+    const epochs = await LeaderEpochCache.load(fs, options.directory);
+    await epochs.truncateFromEnd(logEndOffset);
+    const log = new PartitionLog(options, segments, epochs, logStartOffset, logEndOffset);
+    if (recovered) {
+      // What recovery kept is now checked: make it durable, so the recovery point is true.
+      for (const segment of segments) await segment.flush();
+      await fs.syncDirectory(options.directory);
+    }
+    return log;
+  }
+
+  // ---- state --------------------------------------------------------------------------------
+
+  /** One past the last offset in the log. */
+  get logEndOffset(): bigint {
+    return this.activeSegment.nextOffset;
+  }
+
+  get activeSegment(): LogSegment {
+    return this.segments.at(-1)!;
+  }
+
+  get segmentCount(): number {
+    return this.segments.length;
+  }
+
+  /** Bytes of record batches across all segments. */
+  get sizeBytes(): number {
+    let total = 0;
+    for (const segment of this.segments) total += segment.size;
+    return total;
+  }
+
+  get leaderEpochs(): LeaderEpochCache {
+    return this.epochs;
+  }
+
+  /** Segment base offsets, oldest first (for tests and tools). */
+  get segmentBaseOffsets(): bigint[] {
+    return this.segments.map((segment) => segment.baseOffset);
+  }
+
+  updateConfig(config: PartitionLogConfig): void {
+    this.config = config;
+  }
+
+  private checkUsable(): void {
+    if (this.closed) throw new LogClosedError(`log ${this.directory} is closed`);
+    if (this.failure) {
+      throw new LogIoError(`log ${this.directory} failed earlier and is offline`, {
+        cause: this.failure,
+      });
+    }
+  }
+
+  /** Runs `operation` after every earlier append-chain operation (appends, truncations). */
+  private serialize<T>(operation: () => Promise<T>): Promise<T> {
+    const result = this.appendChain.then(operation);
+    this.appendChain = result.catch(() => {});
+    return result;
+  }
+
+  // ---- append -------------------------------------------------------------------------------
+
+  /**
+   * Appends the record batches of a produce request (or a replica fetch, with origin
+   * 'replication'). Client batches are validated and get offsets (and the partition leader
+   * epoch, and the append time on LogAppendTime topics) patched in place: `records` is modified.
+   * Refusals are LogErrors carrying Kafka's error code.
+   */
+  append(
+    records: Buffer,
+    options: { leaderEpoch: number; origin?: AppendOrigin },
+  ): Promise<AppendResult> {
+    return this.serialize(() =>
+      this.appendNow(records, options.leaderEpoch, options.origin ?? 'client'),
+    );
+  }
+
+  private async appendNow(
+    records: Buffer,
+    leaderEpoch: number,
+    origin: AppendOrigin,
+  ): Promise<AppendResult> {
+    this.checkUsable();
+    const now = this.clock();
+    const firstOffset = this.logEndOffset;
+    const appendTime = this.config.messageTimestampType === 'LogAppendTime' ? BigInt(now) : -1n;
+    const batches = this.validateAndAssign(records, {
+      firstOffset,
+      leaderEpoch,
+      origin,
+      now,
+      appendTime,
+    });
+    if (batches.length === 0) {
+      throw new LogError(ErrorCode.CORRUPT_MESSAGE, 'the produce request holds no record batch');
+    }
+    const first = readRecordBatchHeader(records, 0);
+    const appendFirstOffset = first.baseOffset;
+    const lastOffset = batches.at(-1)!.lastOffset;
+    let maxTimestamp = -1n;
+    let offsetOfMaxTimestamp = appendFirstOffset;
+    let recordCount = 0;
+    for (const batch of batches) {
+      if (batch.maxTimestamp > maxTimestamp) {
+        maxTimestamp = batch.maxTimestamp;
+        offsetOfMaxTimestamp = batch.lastOffset;
+      }
+      recordCount += batch.recordCount;
+    }
+    await this.maybeRoll(records.length, {
+      firstOffset: appendFirstOffset,
+      lastOffset,
+      maxTimestamp,
+      now,
+    });
+    if (appendFirstOffset < this.logEndOffset) {
+      throw new LogError(
+        ErrorCode.INVALID_RECORD,
+        `batches start at ${appendFirstOffset}, below the log end ${this.logEndOffset}`,
+      );
+    }
+    const epochBefore = this.epochs.latestEpoch;
+    try {
+      await this.activeSegment.append([records], batches);
+    } catch (error) {
+      this.failure = error as Error;
+      throw new LogIoError(`append to ${this.directory} failed`, { cause: error });
+    }
+    if (leaderEpoch >= 0 && (epochBefore === undefined || leaderEpoch > epochBefore)) {
+      await this.epochs.assign(leaderEpoch, appendFirstOffset);
+    }
+    this.unflushedMessages += recordCount;
+    return {
+      firstOffset: appendFirstOffset,
+      lastOffset,
+      recordCount,
+      maxTimestamp: appendTime >= 0n ? appendTime : maxTimestamp,
+      offsetOfMaxTimestamp: appendTime >= 0n ? appendFirstOffset : offsetOfMaxTimestamp,
+      logAppendTime: appendTime,
+      logStartOffset: this.logStartOffset,
+      durable: this.durableAfterAppend(),
+    };
+  }
+
+  /** Checks each batch and (for client appends) patches offsets, epoch and append time. */
+  private validateAndAssign(
+    records: Buffer,
+    context: {
+      firstOffset: bigint;
+      leaderEpoch: number;
+      origin: AppendOrigin;
+      now: number;
+      appendTime: bigint;
+    },
+  ): (AppendedBatch & { recordCount: number })[] {
+    const batches: (AppendedBatch & { recordCount: number })[] = [];
+    let position = 0;
+    let nextOffset = context.firstOffset;
+    let previousLast = context.firstOffset - 1n;
+    const config = this.config;
+    while (position < records.length) {
+      if (records.length - position < RECORD_BATCH_HEADER_BYTES) {
+        throw new LogError(
+          ErrorCode.CORRUPT_MESSAGE,
+          `${records.length - position} trailing bytes are not a batch`,
+        );
+      }
+      const magic = records.readInt8(position + 16);
+      if (magic !== RECORD_BATCH_MAGIC) {
+        throw new LogError(
+          ErrorCode.UNSUPPORTED_FOR_MESSAGE_FORMAT,
+          `the log stores magic v2 batches; got magic ${magic} (convert before appending)`,
+        );
+      }
+      const sizeBytes = LOG_OVERHEAD_BYTES + records.readInt32BE(position + 8);
+      if (sizeBytes < RECORD_BATCH_HEADER_BYTES || position + sizeBytes > records.length) {
+        throw new LogError(
+          ErrorCode.CORRUPT_MESSAGE,
+          `batch at ${position} claims ${sizeBytes} bytes`,
+        );
+      }
+      if (sizeBytes > config.maxMessageBytes) {
+        throw new LogError(
+          ErrorCode.MESSAGE_TOO_LARGE,
+          `batch of ${sizeBytes} bytes is larger than max.message.bytes ${config.maxMessageBytes}`,
+        );
+      }
+      const batch = records.subarray(position, position + sizeBytes);
+      try {
+        verifyRecordBatchCrc(batch);
+      } catch (error) {
+        if (error instanceof ProtocolDecodeError) {
+          throw new LogError(ErrorCode.CORRUPT_MESSAGE, error.message, { cause: error });
+        }
+        throw error;
+      }
+      const header = readRecordBatchHeader(batch);
+      const recordCount = header.lastOffsetDelta + 1;
+      if (context.origin === 'client') {
+        if (header.recordCount !== recordCount || recordCount <= 0) {
+          throw new LogError(
+            ErrorCode.INVALID_RECORD,
+            `batch holds ${header.recordCount} records but its offset delta says ${recordCount}`,
+          );
+        }
+        if (header.isControlBatch) {
+          throw new LogError(ErrorCode.INVALID_RECORD, 'clients may not write control batches');
+        }
+        this.checkTimestamps(header, context.now);
+        setBatchBaseOffset(batch, nextOffset);
+        setBatchPartitionLeaderEpoch(batch, context.leaderEpoch);
+        let maxTimestamp = header.maxTimestamp;
+        if (context.appendTime >= 0n) {
+          setBatchMaxTimestamp(batch, {
+            timestampType: TimestampType.logAppendTime,
+            maxTimestamp: context.appendTime,
+          });
+          maxTimestamp = context.appendTime;
+        }
+        const lastOffset = nextOffset + BigInt(header.lastOffsetDelta);
+        batches.push({ lastOffset, maxTimestamp, sizeBytes, recordCount });
+        nextOffset = lastOffset + 1n;
+      } else {
+        const lastOffset = header.baseOffset + BigInt(header.lastOffsetDelta);
+        if (header.baseOffset <= previousLast || lastOffset < header.baseOffset) {
+          throw new LogError(
+            ErrorCode.INVALID_RECORD,
+            `replicated batch ${header.baseOffset}..${lastOffset} is out of order`,
+          );
+        }
+        previousLast = lastOffset;
+        batches.push({
+          lastOffset,
+          maxTimestamp: header.maxTimestamp,
+          sizeBytes,
+          recordCount: header.recordCount,
+        });
+      }
+      position += sizeBytes;
+    }
+    return batches;
+  }
+
+  private checkTimestamps(header: ReturnType<typeof readRecordBatchHeader>, now: number): void {
+    if (this.config.messageTimestampType !== 'CreateTime') return;
+    const nowBig = BigInt(now);
+    for (const timestamp of [header.baseTimestamp, header.maxTimestamp]) {
+      if (timestamp < 0n) continue;
+      const before = BigInt(Math.min(this.config.messageTimestampBeforeMaxMs, NO_LIMIT));
+      const after = BigInt(Math.min(this.config.messageTimestampAfterMaxMs, NO_LIMIT));
+      if (nowBig - timestamp > before || timestamp - nowBig > after) {
+        throw new LogError(
+          ErrorCode.INVALID_TIMESTAMP,
+          `timestamp ${timestamp} is outside the accepted range around ${now}`,
+        );
+      }
+    }
+  }
+
+  /** Starts a new segment when the active one is full, old, or cannot index further offsets. */
+  private async maybeRoll(
+    bytes: number,
+    append: { firstOffset: bigint; lastOffset: bigint; maxTimestamp: bigint; now: number },
+  ): Promise<void> {
+    const active = this.activeSegment;
+    if (active.size === 0) return;
+    // As Kafka: time since the segment's first batch, by record timestamps when batches carry
+    // them (so replayed old data does not roll a segment per append), else by the wall clock.
+    const first = active.firstBatchTimestamp;
+    const waitedMs =
+      first !== undefined && first >= 0n && append.maxTimestamp >= 0n
+        ? Number(append.maxTimestamp - first)
+        : append.now - active.createdMs;
+    const full = active.size + bytes > this.config.segmentBytes;
+    const old = waitedMs > this.config.segmentMs;
+    const overflow = append.lastOffset - active.baseOffset > 0x7fffffffn;
+    if (!full && !old && !overflow && !active.indexIsFull) return;
+    await this.roll(append.firstOffset);
+  }
+
+  /** Closes the active segment for appends and starts a new one at `baseOffset`. */
+  private async roll(baseOffset: bigint): Promise<void> {
+    const previous = this.activeSegment;
+    const segment = await LogSegment.create(baseOffset, {
+      pool: this.pool,
+      directory: this.directory,
+      indexIntervalBytes: this.config.indexIntervalBytes,
+      maxIndexBytes: this.config.segmentIndexBytes,
+    });
+    this.segments.push(segment);
+    // As Kafka does on a roll: the finished segment's indexes go to disk now.
+    await previous.writeIndexes({ sync: false });
+  }
+
+  // ---- flush --------------------------------------------------------------------------------
+
+  private durableAfterAppend(): Promise<void> {
+    const due =
+      this.unflushedMessages >= this.config.flushMessages ||
+      this.clock() - this.lastFlushMs >= this.config.flushMs;
+    if (!due) return Promise.resolve();
+    return this.flush();
+  }
+
+  /**
+   * Makes everything appended so far durable. Calls that arrive while an fsync is in flight
+   * share the next one. Rejects (and takes the log offline) when an fsync fails.
+   */
+  flush(): Promise<void> {
+    if (this.flushInFlight === undefined) return this.startFlush();
+    this.flushQueued ??= this.flushInFlight
+      .catch(() => {})
+      .then(() => {
+        this.flushQueued = undefined;
+        return this.startFlush();
+      });
+    return this.flushQueued;
+  }
+
+  private startFlush(): Promise<void> {
+    const flushing = this.flushNow().finally(() => {
+      if (this.flushInFlight === flushing) this.flushInFlight = undefined;
+    });
+    this.flushInFlight = flushing;
+    return flushing;
+  }
+
+  private async flushNow(): Promise<void> {
+    this.checkUsable();
+    const target = this.logEndOffset;
+    const messages = this.unflushedMessages;
+    if (target <= this.recoveryPoint && messages === 0) return;
+    try {
+      for (const segment of this.segments) {
+        if (segment.nextOffset > this.recoveryPoint || segment === this.activeSegment) {
+          await segment.flush();
+        }
+      }
+      await this.pool.fs.syncDirectory(this.directory);
+    } catch (error) {
+      this.failure = error as Error;
+      throw new LogIoError(`flush of ${this.directory} failed`, { cause: error });
+    }
+    if (target > this.recoveryPoint) this.recoveryPoint = target;
+    this.unflushedMessages = Math.max(0, this.unflushedMessages - messages);
+    this.lastFlushMs = this.clock();
+  }
+
+  /** Flushes when `flush.ms` has passed since the last flush (called by the log manager). */
+  async flushIfDue(now: number): Promise<void> {
+    if (this.unflushedMessages > 0 && now - this.lastFlushMs >= this.config.flushMs) {
+      await this.flush();
+    }
+  }
+
+  // ---- read ---------------------------------------------------------------------------------
+
+  /**
+   * Reads whole batches from the one holding `offset`, up to `maxBytes` (at least one batch when
+   * `minOneBatch`), stopping before any batch that starts at or after `maxOffset` (the caller's
+   * bound: high watermark or last stable offset). OFFSET_OUT_OF_RANGE outside the log.
+   */
+  async read(
+    offset: bigint,
+    options: { maxBytes: number; maxOffset?: bigint; minOneBatch: boolean },
+  ): Promise<ReadResult> {
+    this.checkUsable();
+    const logEndOffset = this.logEndOffset;
+    const logStartOffset = this.logStartOffset;
+    const result = (records: Buffer): ReadResult => ({ records, logStartOffset, logEndOffset });
+    if (offset < logStartOffset || offset > logEndOffset) {
+      throw new LogError(
+        ErrorCode.OFFSET_OUT_OF_RANGE,
+        `offset ${offset} is outside the log (${logStartOffset}..${logEndOffset})`,
+      );
+    }
+    const maxOffset = options.maxOffset ?? logEndOffset;
+    if (offset >= maxOffset || offset === logEndOffset) return result(Buffer.alloc(0));
+    const segments = this.segments;
+    for (let i = this.segmentIndexFor(offset); i < segments.length; i++) {
+      const segment = segments[i]!;
+      let read: Awaited<ReturnType<LogSegment['read']>>;
+      try {
+        read = await segment.read(offset, options);
+      } catch (error) {
+        // Retention or truncation removed the segment while it was being read.
+        if (!this.segments.includes(segment)) {
+          throw new LogError(ErrorCode.OFFSET_OUT_OF_RANGE, `offset ${offset} was deleted`, {
+            cause: error,
+          });
+        }
+        throw error;
+      }
+      if (read === undefined) continue;
+      return result(cutAtOffset(read.records, maxOffset));
+    }
+    return result(Buffer.alloc(0));
+  }
+
+  /** The index of the segment whose base offset is the largest at or below `offset`. */
+  private segmentIndexFor(offset: bigint): number {
+    let low = 0;
+    let high = this.segments.length - 1;
+    let found = 0;
+    while (low <= high) {
+      const middle = (low + high) >>> 1;
+      if (this.segments[middle]!.baseOffset <= offset) {
+        found = middle;
+        low = middle + 1;
+      } else {
+        high = middle - 1;
+      }
+    }
+    return found;
+  }
+
+  /**
+   * The first batch whose max timestamp is at or after `timestamp` (ListOffsets by time): its
+   * base offset and that timestamp, or undefined when every batch is older.
+   */
+  async offsetForTimestamp(
+    timestamp: bigint,
+  ): Promise<{ offset: bigint; timestamp: bigint } | undefined> {
+    this.checkUsable();
+    for (const segment of this.segments) {
+      const found = await segment.offsetForTimestamp(timestamp);
+      if (found === undefined) continue;
+      const offset = found.offset < this.logStartOffset ? this.logStartOffset : found.offset;
+      return { offset, timestamp: found.timestamp };
+    }
+    return undefined;
+  }
+
+  // ---- truncation and deletion -----------------------------------------------------------------
+
+  /** Removes every batch at or after `offset` (a follower diverged from its leader). */
+  truncateTo(offset: bigint): Promise<void> {
+    return this.serialize(async () => {
+      this.checkUsable();
+      if (offset >= this.logEndOffset) return;
+      if (offset < this.logStartOffset) offset = this.logStartOffset;
+      // Drop whole segments past the offset, then cut the one holding it.
+      while (this.segments.length > 1 && this.activeSegment.baseOffset >= offset) {
+        const removed = this.segments.pop()!;
+        await this.deleteSegmentFiles(removed, { delayMs: 0 });
+      }
+      await this.activeSegment.truncateTo(offset);
+      if (this.recoveryPoint > this.logEndOffset) this.recoveryPoint = this.logEndOffset;
+      await this.epochs.truncateFromEnd(this.logEndOffset);
+    });
+  }
+
+  /**
+   * Moves the log start forward to `offset` (DeleteRecords, or retention): records below it are
+   * no longer readable, and segments wholly below it are deleted.
+   */
+  deleteRecordsBefore(offset: bigint): Promise<bigint> {
+    return this.serialize(async () => {
+      this.checkUsable();
+      if (offset > this.logEndOffset) {
+        throw new LogError(
+          ErrorCode.OFFSET_OUT_OF_RANGE,
+          `cannot delete records before ${offset}: the log ends at ${this.logEndOffset}`,
+        );
+      }
+      if (offset > this.logStartOffset) {
+        this.logStartOffset = offset;
+        await this.epochs.truncateFromStart(offset);
+      }
+      await this.deleteSegmentsWhile(
+        (_segment, next) => next !== undefined && next.baseOffset <= this.logStartOffset,
+      );
+      return this.logStartOffset;
+    });
+  }
+
+  /**
+   * Applies `retention.ms` and `retention.bytes` (when the cleanup policy includes delete):
+   * whole segments are deleted from the oldest, never the active one. Returns how many.
+   */
+  applyRetention(now = this.clock()): Promise<number> {
+    return this.serialize(async () => {
+      this.checkUsable();
+      if (!this.config.cleanupPolicy.includes('delete')) return 0;
+      const { retentionMs, retentionBytes } = this.config;
+      let excessBytes = retentionBytes < 0 ? 0 : this.sizeBytes - retentionBytes;
+      const deleted = await this.deleteSegmentsWhile((segment) => {
+        if (segment === this.activeSegment) return false;
+        const timeOk =
+          retentionMs < 0 ||
+          now - (segment.maxTimestamp >= 0n ? Number(segment.maxTimestamp) : segment.createdMs) <=
+            retentionMs;
+        const sizeOk = excessBytes < segment.size;
+        if (timeOk && sizeOk) return false;
+        excessBytes -= segment.size;
+        return true;
+      });
+      return deleted;
+    });
+  }
+
+  /** Deletes segments from the oldest while `shouldDelete` says so; advances the log start. */
+  private async deleteSegmentsWhile(
+    shouldDelete: (segment: LogSegment, next: LogSegment | undefined) => boolean,
+  ): Promise<number> {
+    let count = 0;
+    while (this.segments.length > 1 && shouldDelete(this.segments[0]!, this.segments[1])) {
+      const segment = this.segments.shift()!;
+      const next = this.segments[0]!;
+      if (next.baseOffset > this.logStartOffset) {
+        this.logStartOffset = next.baseOffset;
+        await this.epochs.truncateFromStart(this.logStartOffset);
+      }
+      await this.deleteSegmentFiles(segment, { delayMs: this.config.fileDeleteDelayMs });
+      count++;
+    }
+    return count;
+  }
+
+  /**
+   * Crash-safe deletion: the files are renamed to `.deleted` (a restart removes such files),
+   * then removed after `delayMs`, so reads already under way can finish.
+   */
+  private async deleteSegmentFiles(
+    segment: LogSegment,
+    options: { delayMs: number },
+  ): Promise<void> {
+    const fs = this.pool.fs;
+    await segment.closeFiles();
+    const renamed: string[] = [];
+    for (const path of segment.paths) {
+      try {
+        await fs.rename(path, path + DELETED_FILE_SUFFIX);
+        renamed.push(path + DELETED_FILE_SUFFIX);
+      } catch (error) {
+        if ((error as { code?: unknown }).code !== 'ENOENT') throw error;
+      }
+    }
+    await fs.syncDirectory(this.directory);
+    const remove = async () => {
+      for (const path of renamed) await fs.unlink(path).catch(() => {});
+    };
+    if (options.delayMs <= 0) {
+      await remove();
+      return;
+    }
+    const timer = setTimeout(() => {
+      this.pendingDeletes.delete(timer);
+      const removing = remove().finally(() => this.deletions.delete(removing));
+      this.deletions.add(removing);
+    }, options.delayMs);
+    timer.unref();
+    this.pendingDeletes.set(timer, remove);
+  }
+
+  // ---- close ------------------------------------------------------------------------------------
+
+  /** Waits for appends, flushes, closes the files. The log cannot be used afterwards. */
+  async close(): Promise<void> {
+    if (this.closed) return;
+    await this.appendChain;
+    if (this.flushInFlight) await this.flushInFlight.catch(() => {});
+    this.closed = true;
+    for (const [timer, remove] of this.pendingDeletes) {
+      clearTimeout(timer);
+      this.deletions.add(remove());
+    }
+    this.pendingDeletes.clear();
+    await Promise.all(this.deletions);
+    if (this.failure === undefined) {
+      for (const segment of this.segments) await segment.close();
+      this.recoveryPoint = this.logEndOffset;
+    } else {
+      for (const segment of this.segments) await segment.closeFiles();
+    }
+  }
+
+  /** Closes the log and removes its directory (topic deletion). */
+  async delete(): Promise<void> {
+    await this.close().catch(() => {});
+    await this.pool.fs.removeDirectory(this.directory);
+  }
+}
+
+/** The whole batches of `records` that start below `maxOffset`. */
+function cutAtOffset(records: Buffer, maxOffset: bigint): Buffer {
+  let position = 0;
+  const whole = wholeBatchesLength(records);
+  while (position < whole) {
+    if (records.readBigInt64BE(position) >= maxOffset) break;
+    position += LOG_OVERHEAD_BYTES + records.readInt32BE(position + 8);
+  }
+  return position === records.length ? records : records.subarray(0, position);
+}
