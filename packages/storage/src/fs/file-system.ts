@@ -9,8 +9,12 @@
  * - Creating, renaming and deleting a file are durable after `syncDirectory()` of its directory.
  *   `writeFileAtomic` does the whole dance (temp file, sync, rename, directory sync), so a crash
  *   leaves either the old content or the new, never a mix.
- * - A failed `sync()` means nothing about the unsynced bytes: they may or may not be on disk.
- *   The caller must not report them durable.
+ * - A failed `sync()` means nothing about the unsynced bytes: they may or may not be on disk,
+ *   and a later successful `sync()` does not make them durable either (Linux drops the dirty
+ *   pages after a write-back error). The caller must not report them durable: treat the file
+ *   as failed and recover it from what is known to be durable.
+ * - A failed `write()` may have written part of its bytes.
+ * - A rename across directories is durable once both directories are synced.
  */
 
 export interface FileHandle {

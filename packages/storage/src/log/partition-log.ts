@@ -1,4 +1,4 @@
-import { join } from 'node:path';
+import { dirname, join } from 'node:path';
 import {
   ErrorCode,
   LOG_OVERHEAD_BYTES,
@@ -149,7 +149,11 @@ export class PartitionLog {
    */
   static async open(options: PartitionLogOptions): Promise<PartitionLog> {
     const fs = options.pool.fs;
-    await fs.mkdir(options.directory);
+    if (!(await fs.exists(options.directory))) {
+      await fs.mkdir(options.directory);
+      // The new directory's entry in its parent is durable only once the parent is synced.
+      await fs.syncDirectory(dirname(options.directory));
+    }
     const names = await fs.readdir(options.directory);
     // Leftovers of deletions and interrupted cleanings are garbage.
     for (const name of names) {

@@ -154,7 +154,9 @@ describe('PartitionLog on disk', () => {
 
   it('cuts a torn tail after a crash and keeps every whole batch', async (t) => {
     const directory = tempDirectory(t);
-    const log = await PartitionLog.open(options(directory));
+    const crashed = options(directory);
+    t.after(() => crashed.pool.closeAll());
+    const log = await PartitionLog.open(crashed);
     for (let i = 0; i < 5; i++) await log.append(batch(`t${i}`, 3), { leaderEpoch: 0 });
     await log.flush();
     const logFile = join(directory, '00000000000000000000.log');
