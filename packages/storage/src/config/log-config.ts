@@ -671,7 +671,8 @@ export const LOG_CONFIG_DEFAULTS: LogConfig = defaultsFrom(
 // ---------------------------------------------------------------------------------------------
 // Parsing values from strings, as Kafka's ConfigDef does
 
-type Parsed = { ok: true; value: LogConfigValue } | { ok: false; reason: string };
+/** A parsed value, with the form Kafka shows it in when it is out of range ("2.0" for 2). */
+type Parsed = { ok: true; value: LogConfigValue; shown: string } | { ok: false; reason: string };
 
 /** Java's String.trim: strips every character up to U+0020 at both ends. */
 function javaTrim(text: string): string {
@@ -704,25 +705,30 @@ function parseType(type: ConfigType, raw: string): Parsed {
         return { ok: false, reason: `Not a number of type ${type.toUpperCase()}` };
       }
       const clamped = big > SAFE_MAX ? SAFE_MAX : big < -SAFE_MAX ? -SAFE_MAX : big;
-      return { ok: true, value: Number(clamped) };
+      return { ok: true, value: Number(clamped), shown: big.toString() };
     }
     case 'double':
       if (!DOUBLE.test(text)) return { ok: false, reason: 'Not a number of type DOUBLE' };
-      return { ok: true, value: Number(text.replace(/[fFdD]$/, '')) };
+      return parsedValue(Number(text.replace(/[fFdD]$/, '')), 'double');
     case 'boolean': {
       const lower = text.toLowerCase();
-      if (lower === 'true') return { ok: true, value: true };
-      if (lower === 'false') return { ok: true, value: false };
+      if (lower === 'true') return parsedValue(true, type);
+      if (lower === 'false') return parsedValue(false, type);
       return { ok: false, reason: 'Expected value to be either true or false' };
     }
     case 'string':
-      return { ok: true, value: text };
+      return parsedValue(text, type);
     case 'list':
-      return {
-        ok: true,
-        value: text === '' ? [] : text.split(LIST_SEPARATOR),
-      };
+      return parsedValue(text === '' ? [] : text.split(LIST_SEPARATOR), type);
   }
+}
+
+function parsedValue(value: LogConfigValue, type: ConfigType): Parsed {
+  return {
+    ok: true,
+    value,
+    shown: type === 'list' ? `[${String(value)}]` : formatValue(type, value),
+  };
 }
 
 function invalidValue(property: string, shownValue: string, reason: string): ConfigError {
@@ -739,17 +745,11 @@ function parseChecked(
   type: ConfigType,
   validator: Validator,
 ): { value: LogConfigValue } | { error: ConfigError } {
-  const parsed = parseType(type, raw);
-  if (!parsed.ok) return { error: invalidValue(name, raw, parsed.reason) };
-  const failure = validator.check(parsed.value);
-  if (failure === undefined) return { value: parsed.value };
-  return {
-    error: invalidValue(
-      name,
-      failure.shownValue ?? formatValue(type, parsed.value),
-      failure.reason,
-    ),
-  };
+  const result = parseType(type, raw);
+  if (!result.ok) return { error: invalidValue(name, raw, result.reason) };
+  const failure = validator.check(result.value);
+  if (failure === undefined) return { value: result.value };
+  return { error: invalidValue(name, failure.shownValue ?? result.shown, failure.reason) };
 }
 
 function freezeValue(value: LogConfigValue): LogConfigValue {
