@@ -48,3 +48,23 @@ export interface FileSystem {
   /** Makes creations, renames and deletions in a directory durable. */
   syncDirectory(path: string): Promise<void>;
 }
+
+/**
+ * Creates a directory and any missing parents durably: each new directory's entry is synced in
+ * its parent, so a crash cannot lose a directory that was reported created.
+ */
+export async function mkdirDurable(fs: FileSystem, path: string): Promise<void> {
+  const missing: string[] = [];
+  for (let current = path; !(await fs.exists(current)); ) {
+    missing.push(current);
+    const parent = current.slice(0, Math.max(current.lastIndexOf('/'), 0)) || '/';
+    if (parent === current) break;
+    current = parent;
+  }
+  if (missing.length === 0) return;
+  await fs.mkdir(path);
+  for (const created of missing.reverse()) {
+    const parent = created.slice(0, Math.max(created.lastIndexOf('/'), 0)) || '/';
+    await fs.syncDirectory(parent);
+  }
+}

@@ -106,8 +106,12 @@ export class OffsetIndex {
     }
     const at = this.count * OFFSET_INDEX_ENTRY_BYTES;
     if (at + OFFSET_INDEX_ENTRY_BYTES > this.entries.length) {
+      // Doubling, from at least 64 entries (a loaded empty index has a zero-length buffer).
       const grown = Buffer.alloc(
-        Math.min(this.entries.length * 2, this.maxEntries * OFFSET_INDEX_ENTRY_BYTES),
+        Math.min(
+          Math.max(this.entries.length * 2, 64 * OFFSET_INDEX_ENTRY_BYTES),
+          this.maxEntries * OFFSET_INDEX_ENTRY_BYTES,
+        ),
       );
       this.entries.copy(grown, 0, 0, at);
       this.entries = grown;

@@ -95,8 +95,12 @@ export class TimeIndex {
     if (this.count > 0 && relative < this.relativeAt(this.count - 1)) return;
     const at = this.count * TIME_INDEX_ENTRY_BYTES;
     if (at + TIME_INDEX_ENTRY_BYTES > this.entries.length) {
+      // Doubling, from at least 64 entries (a loaded empty index has a zero-length buffer).
       const grown = Buffer.alloc(
-        Math.min(this.entries.length * 2, this.maxEntries * TIME_INDEX_ENTRY_BYTES),
+        Math.min(
+          Math.max(this.entries.length * 2, 64 * TIME_INDEX_ENTRY_BYTES),
+          this.maxEntries * TIME_INDEX_ENTRY_BYTES,
+        ),
       );
       this.entries.copy(grown, 0, 0, at);
       this.entries = grown;

@@ -1,18 +1,20 @@
-import { dirname, join } from 'node:path';
+import { join } from 'node:path';
 import {
   parseOffsetField,
   readCheckpoint,
   writeCheckpoint,
 } from '../checkpoint/checkpoint-file.ts';
+import { type CleanStats, cleanLog, needsCleaning } from '../cleaner/log-cleaner.ts';
 import { StorageCorruptionError } from '../errors.ts';
 import { FileHandlePool } from '../fs/file-handle-pool.ts';
-import type { FileSystem } from '../fs/file-system.ts';
+import { type FileSystem, mkdirDurable } from '../fs/file-system.ts';
 import { PartitionLog, type PartitionLogConfig } from './partition-log.ts';
 
 /** Kafka's marker of a clean shutdown, in the data directory. */
 export const CLEAN_SHUTDOWN_FILE = '.kafka_cleanshutdown';
 export const RECOVERY_POINT_CHECKPOINT_FILE = 'recovery-point-offset-checkpoint';
 export const LOG_START_OFFSET_CHECKPOINT_FILE = 'log-start-offset-checkpoint';
+export const CLEANER_OFFSET_CHECKPOINT_FILE = 'cleaner-offset-checkpoint';
 /** A partition directory being deleted ends with this; a restart finishes the job. */
 export const DELETE_DIRECTORY_SUFFIX = '-delete';
 
@@ -47,6 +49,10 @@ export interface LogManagerOptions {
   readonly flushCheckIntervalMs?: number;
   /** `log.flush.offset.checkpoint.interval.ms`; 0 disables the timer. */
   readonly checkpointIntervalMs?: number;
+  /** How often the cleaner looks for a log to compact (`log.cleaner.backoff.ms`); 0 disables. */
+  readonly cleanerBackoffMs?: number;
+  /** The cleaner's offset map memory (`log.cleaner.dedupe.buffer.size`, default 128 MiB). */
+  readonly cleanerDedupeBufferBytes?: number;
   readonly clock?: () => number;
 }
 
@@ -74,15 +80,13 @@ export class LogManager {
   static async start(options: LogManagerOptions): Promise<LogManager> {
     const fs = options.fs;
     const directory = options.dataDirectory;
-    if (!(await fs.exists(directory))) {
-      await fs.mkdir(directory);
-      await fs.syncDirectory(dirname(directory));
-    }
+    await mkdirDurable(fs, directory);
     const markerPath = join(directory, CLEAN_SHUTDOWN_FILE);
     const clean = await fs.exists(markerPath);
     const manager = new LogManager(options, clean);
     const recoveryPoints = await manager.readOffsets(RECOVERY_POINT_CHECKPOINT_FILE);
     const logStartOffsets = await manager.readOffsets(LOG_START_OFFSET_CHECKPOINT_FILE);
+    const firstDirtyOffsets = await manager.readOffsets(CLEANER_OFFSET_CHECKPOINT_FILE);
     const names = await fs.readdir(directory);
     const toOpen: { tp: TopicPartition; path: string }[] = [];
     for (const name of names) {
@@ -103,6 +107,7 @@ export class LogManager {
         recoveryPoint: recoveryPoints.get(key) ?? 0n,
         logStartOffset: logStartOffsets.get(key) ?? 0n,
         cleanShutdown: clean,
+        ...(firstDirtyOffsets.has(key) ? { firstDirtyOffset: firstDirtyOffsets.get(key)! } : {}),
         ...(options.clock ? { clock: options.clock } : {}),
       });
       manager.logs.set(key, log);
@@ -160,6 +165,7 @@ export class LogManager {
     every(this.options.retentionCheckIntervalMs, 300_000, () => this.applyRetention());
     every(this.options.flushCheckIntervalMs, 1_000, () => this.flushDue());
     every(this.options.checkpointIntervalMs, 60_000, () => this.writeCheckpoints());
+    every(this.options.cleanerBackoffMs, 15_000, () => this.cleanOnce());
   }
 
   // ---- logs ---------------------------------------------------------------------------------
@@ -238,18 +244,46 @@ export class LogManager {
     for (const log of this.logs.values()) await log.flushIfDue(now);
   }
 
-  /** Writes the recovery-point and log-start-offset checkpoints of every log. */
+  /**
+   * Compacts the dirtiest log that is due (one log per call, as Kafka's single cleaner thread
+   * does). Returns what was cleaned, or undefined when no log needed it.
+   */
+  async cleanOnce(
+    now = (this.options.clock ?? Date.now)(),
+  ): Promise<(CleanStats & { topicPartition: TopicPartition }) | undefined> {
+    let best: { tp: TopicPartition; log: PartitionLog; ratio: number } | undefined;
+    for (const [tp, log] of this.entries()) {
+      const { due, dirtyRatio } = needsCleaning(log, now, this.options.configFor(tp.topic));
+      if (due && (best === undefined || dirtyRatio > best.ratio))
+        best = { tp, log, ratio: dirtyRatio };
+    }
+    if (best === undefined) return undefined;
+    const stats = await cleanLog(best.log, this.options.configFor(best.tp.topic), {
+      now,
+      dedupeBufferBytes: this.options.cleanerDedupeBufferBytes ?? 128 * 1024 * 1024,
+    });
+    if (stats === undefined) return undefined;
+    await this.writeCheckpoints();
+    return { ...stats, topicPartition: best.tp };
+  }
+
+  /** Writes the recovery-point, log-start-offset and cleaner-offset checkpoints of every log. */
   async writeCheckpoints(): Promise<void> {
     const recovery: [string, number, bigint][] = [];
     const start: [string, number, bigint][] = [];
+    const cleaner: [string, number, bigint][] = [];
     for (const [tp, log] of this.entries()) {
       recovery.push([tp.topic, tp.partition, log.recoveryPoint]);
       start.push([tp.topic, tp.partition, log.logStartOffset]);
+      if (this.options.configFor(tp.topic).cleanupPolicy.includes('compact')) {
+        cleaner.push([tp.topic, tp.partition, log.firstDirtyOffset]);
+      }
     }
     const fs = this.options.fs;
     const directory = this.options.dataDirectory;
     await writeCheckpoint(fs, join(directory, RECOVERY_POINT_CHECKPOINT_FILE), recovery);
     await writeCheckpoint(fs, join(directory, LOG_START_OFFSET_CHECKPOINT_FILE), start);
+    await writeCheckpoint(fs, join(directory, CLEANER_OFFSET_CHECKPOINT_FILE), cleaner);
   }
 
   /**

@@ -1,5 +1,6 @@
-import { dirname, join } from 'node:path';
+import { join } from 'node:path';
 import {
+  decodeRecordBatch,
   ErrorCode,
   LOG_OVERHEAD_BYTES,
   ProtocolDecodeError,
@@ -13,39 +14,47 @@ import {
   verifyRecordBatchCrc,
 } from '@brook/protocol';
 import { LeaderEpochCache } from '../checkpoint/leader-epoch-cache.ts';
+import type { LogConfig } from '../config/log-config.ts';
 import { LogClosedError, LogError, LogIoError } from '../errors.ts';
 import type { FileHandlePool } from '../fs/file-handle-pool.ts';
+import { type FileSystem, mkdirDurable } from '../fs/file-system.ts';
 import {
   type AppendedBatch,
   CLEANED_FILE_SUFFIX,
   DELETED_FILE_SUFFIX,
+  INDEX_FILE_SUFFIX,
   LOG_FILE_SUFFIX,
   LogSegment,
+  readAt,
   type SegmentOptions,
+  SWAP_FILE_SUFFIX,
   segmentFileName,
+  TIME_INDEX_FILE_SUFFIX,
   wholeBatchesLength,
 } from './log-segment.ts';
 
-/**
- * The topic settings a partition log uses, under the names of Brook's typed LogConfig (Kafka's
- * `segment.bytes` is `segmentBytes`, and so on).
- */
-export interface PartitionLogConfig {
-  readonly segmentBytes: number;
-  readonly segmentMs: number;
-  readonly segmentIndexBytes: number;
-  readonly indexIntervalBytes: number;
-  readonly maxMessageBytes: number;
-  readonly messageTimestampType: 'CreateTime' | 'LogAppendTime';
-  readonly messageTimestampBeforeMaxMs: number;
-  readonly messageTimestampAfterMaxMs: number;
-  readonly flushMessages: number;
-  readonly flushMs: number;
-  readonly retentionMs: number;
-  readonly retentionBytes: number;
-  readonly cleanupPolicy: readonly ('delete' | 'compact')[];
-  readonly fileDeleteDelayMs: number;
-}
+/** The topic settings a partition log uses (Brook's typed form of Kafka's topic configs). */
+export type PartitionLogConfig = Pick<
+  LogConfig,
+  | 'segmentBytes'
+  | 'segmentMs'
+  | 'segmentIndexBytes'
+  | 'indexIntervalBytes'
+  | 'maxMessageBytes'
+  | 'messageTimestampType'
+  | 'messageTimestampBeforeMaxMs'
+  | 'messageTimestampAfterMaxMs'
+  | 'flushMessages'
+  | 'flushMs'
+  | 'retentionMs'
+  | 'retentionBytes'
+  | 'cleanupPolicy'
+  | 'fileDeleteDelayMs'
+  | 'deleteRetentionMs'
+  | 'minCompactionLagMs'
+  | 'maxCompactionLagMs'
+  | 'minCleanableDirtyRatio'
+>;
 
 export interface PartitionLogOptions {
   /** The partition's directory (`<data dir>/<topic>-<partition>`). */
@@ -58,6 +67,8 @@ export interface PartitionLogOptions {
   readonly logStartOffset: bigint;
   /** The broker shut down cleanly: trust the files, recover nothing. */
   readonly cleanShutdown: boolean;
+  /** From the cleaner-offset checkpoint: where the uncompacted (dirty) part of the log starts. */
+  readonly firstDirtyOffset?: bigint;
   /** Milliseconds since the epoch; injectable for tests. */
   readonly clock?: () => number;
 }
@@ -123,6 +134,8 @@ export class PartitionLog {
   /** Offsets below this are on disk (fsynced). */
   recoveryPoint: bigint;
   logStartOffset: bigint;
+  /** Compaction: offsets below this were cleaned; from here on the log is dirty. */
+  firstDirtyOffset: bigint;
 
   private constructor(
     options: PartitionLogOptions,
@@ -139,6 +152,7 @@ export class PartitionLog {
     this.epochs = epochs;
     this.logStartOffset = logStartOffset;
     this.recoveryPoint = recoveryPoint;
+    this.firstDirtyOffset = options.firstDirtyOffset ?? logStartOffset;
     this.lastFlushMs = this.clock();
   }
 
@@ -149,11 +163,8 @@ export class PartitionLog {
    */
   static async open(options: PartitionLogOptions): Promise<PartitionLog> {
     const fs = options.pool.fs;
-    if (!(await fs.exists(options.directory))) {
-      await fs.mkdir(options.directory);
-      // The new directory's entry in its parent is durable only once the parent is synced.
-      await fs.syncDirectory(dirname(options.directory));
-    }
+    await mkdirDurable(fs, options.directory);
+    await completeInterruptedSwaps(fs, options.directory);
     const names = await fs.readdir(options.directory);
     // Leftovers of deletions and interrupted cleanings are garbage.
     for (const name of names) {
@@ -187,7 +198,7 @@ export class PartitionLog {
       if (truncatedBytes > 0 && nextBase !== undefined) {
         // A corrupt batch in the middle of the log: what follows cannot be trusted either.
         for (const later of baseOffsets.slice(i + 1)) {
-          for (const suffix of [LOG_FILE_SUFFIX, '.index', '.timeindex']) {
+          for (const suffix of [LOG_FILE_SUFFIX, INDEX_FILE_SUFFIX, TIME_INDEX_FILE_SUFFIX]) {
             await fs
               .unlink(join(options.directory, segmentFileName(later, suffix)))
               .catch(() => {});
@@ -414,6 +425,7 @@ export class PartitionLog {
           throw new LogError(ErrorCode.INVALID_RECORD, 'clients may not write control batches');
         }
         this.checkTimestamps(header, context.now);
+        if (config.cleanupPolicy.includes('compact')) checkKeysPresent(batch);
         setBatchBaseOffset(batch, nextOffset);
         setBatchPartitionLeaderEpoch(batch, context.leaderEpoch);
         let maxTimestamp = header.maxTimestamp;
@@ -488,12 +500,7 @@ export class PartitionLog {
   /** Closes the active segment for appends and starts a new one at `baseOffset`. */
   private async roll(baseOffset: bigint): Promise<void> {
     const previous = this.activeSegment;
-    const segment = await LogSegment.create(baseOffset, {
-      pool: this.pool,
-      directory: this.directory,
-      indexIntervalBytes: this.config.indexIntervalBytes,
-      maxIndexBytes: this.config.segmentIndexBytes,
-    });
+    const segment = await LogSegment.create(baseOffset, this.segmentOptions());
     this.segments.push(segment);
     // As Kafka does on a roll: the finished segment's indexes go to disk now.
     await previous.writeIndexes({ sync: false });
@@ -760,6 +767,129 @@ export class PartitionLog {
     this.pendingDeletes.set(timer, remove);
   }
 
+  // ---- compaction -------------------------------------------------------------------------------
+
+  /**
+   * The part of the log compaction may work on: from the first dirty offset to the first offset
+   * that must stay uncleaned (the active segment, and segments younger than
+   * `min.compaction.lag.ms`), with the bytes before (clean) and within (dirty) that range.
+   */
+  cleanableRange(now = this.clock()): {
+    firstDirtyOffset: bigint;
+    firstUncleanableOffset: bigint;
+    cleanBytes: number;
+    dirtyBytes: number;
+    /** Max timestamp of the oldest dirty segment (for `max.compaction.lag.ms`), -1 if none. */
+    oldestDirtyTimestamp: bigint;
+  } {
+    const firstDirty =
+      this.firstDirtyOffset > this.logStartOffset ? this.firstDirtyOffset : this.logStartOffset;
+    let firstUncleanable = this.activeSegment.baseOffset;
+    const lagLimit = BigInt(now - this.config.minCompactionLagMs);
+    for (const segment of this.segments) {
+      if (segment === this.activeSegment) break;
+      if (this.config.minCompactionLagMs > 0 && segment.maxTimestamp > lagLimit) {
+        firstUncleanable = segment.baseOffset;
+        break;
+      }
+    }
+    let cleanBytes = 0;
+    let dirtyBytes = 0;
+    let oldestDirtyTimestamp = -1n;
+    for (const segment of this.segments) {
+      if (segment.baseOffset >= firstUncleanable) break;
+      if (segment.nextOffset <= firstDirty) cleanBytes += segment.size;
+      else {
+        dirtyBytes += segment.size;
+        if (oldestDirtyTimestamp < 0n) oldestDirtyTimestamp = segment.maxTimestamp;
+      }
+    }
+    return {
+      firstDirtyOffset: firstDirty,
+      firstUncleanableOffset: firstUncleanable,
+      cleanBytes,
+      dirtyBytes,
+      oldestDirtyTimestamp,
+    };
+  }
+
+  /** The segments wholly below `endOffset`, never the active one, oldest first. */
+  segmentsBelow(endOffset: bigint): readonly LogSegment[] {
+    return this.segments.filter(
+      (segment) => segment !== this.activeSegment && segment.baseOffset < endOffset,
+    );
+  }
+
+  /**
+   * Replaces a segment by a cleaned copy, crash-safely: `write` produces the cleaned batches
+   * (same offsets, fewer records) into `<base>.log.cleaned`, which is synced and renamed
+   * `.swap`; then, in the append chain, the old files are renamed `.deleted` and the swap
+   * becomes the segment. A crash at any point leaves the old segment or the new one (a
+   * restart completes a swap, and drops a `.cleaned` file). Returns false when the segment
+   * left the log meanwhile (retention, truncation), in which case nothing changes.
+   */
+  async replaceSegment(
+    old: LogSegment,
+    write: (append: (chunk: Buffer) => Promise<void>) => Promise<void>,
+  ): Promise<boolean> {
+    const fs = this.pool.fs;
+    const cleanedPath = `${old.logPath}${CLEANED_FILE_SUFFIX}`;
+    const swapPath = `${old.logPath}${SWAP_FILE_SUFFIX}`;
+    const file = await fs.open(cleanedPath, { create: true });
+    let cleanedBytes = 0;
+    try {
+      await file.truncate(0);
+      await write(async (chunk) => {
+        await file.write([chunk], cleanedBytes);
+        cleanedBytes += chunk.length;
+      });
+      await file.sync();
+    } finally {
+      await file.close();
+    }
+    await fs.rename(cleanedPath, swapPath);
+    await fs.syncDirectory(this.directory);
+    return this.serialize(async () => {
+      const at = this.segments.indexOf(old);
+      if (at < 0 || old === this.activeSegment || this.closed) {
+        await fs.unlink(swapPath);
+        return false;
+      }
+      await old.closeFiles();
+      for (const path of old.paths) {
+        await fs.rename(path, path + DELETED_FILE_SUFFIX).catch((error: unknown) => {
+          if ((error as { code?: unknown }).code !== 'ENOENT') throw error;
+        });
+      }
+      await fs.syncDirectory(this.directory);
+      if (cleanedBytes === 0) {
+        // Nothing left: the segment goes; its offsets stay as a gap.
+        await fs.unlink(swapPath);
+        this.segments.splice(at, 1);
+      } else {
+        await fs.rename(swapPath, old.logPath);
+        const { segment } = await LogSegment.open(old.baseOffset, this.segmentOptions(), {
+          recover: true,
+          maxBatchBytes: Math.max(this.config.maxMessageBytes, 1 << 20) * 4,
+        });
+        await segment.writeIndexes({ sync: true });
+        this.segments[at] = segment;
+      }
+      await fs.syncDirectory(this.directory);
+      for (const path of old.paths) await fs.unlink(path + DELETED_FILE_SUFFIX).catch(() => {});
+      return true;
+    });
+  }
+
+  private segmentOptions(): SegmentOptions {
+    return {
+      pool: this.pool,
+      directory: this.directory,
+      indexIntervalBytes: this.config.indexIntervalBytes,
+      maxIndexBytes: this.config.segmentIndexBytes,
+    };
+  }
+
   // ---- close ------------------------------------------------------------------------------------
 
   /** Waits for appends, flushes, closes the files. The log cannot be used afterwards. */
@@ -786,6 +916,75 @@ export class PartitionLog {
   async delete(): Promise<void> {
     await this.close().catch(() => {});
     await this.pool.fs.removeDirectory(this.directory);
+  }
+}
+
+/** Compacted topics keep the latest record per key, so every record needs one. */
+function checkKeysPresent(batch: Buffer): void {
+  let decoded: ReturnType<typeof decodeRecordBatch>;
+  try {
+    decoded = decodeRecordBatch(batch);
+  } catch (error) {
+    throw new LogError(ErrorCode.CORRUPT_MESSAGE, `batch does not decode: ${String(error)}`, {
+      cause: error,
+    });
+  }
+  for (const record of decoded.records) {
+    if (record.key === null) {
+      throw new LogError(
+        ErrorCode.INVALID_RECORD,
+        'compacted topic cannot accept a record without key',
+      );
+    }
+  }
+}
+
+/**
+ * Finishes a segment swap a crash interrupted (see `replaceSegment`): a `<base>.log.swap` file
+ * replaces the segments whose offsets it covers. The swap was synced before it was renamed to
+ * `.swap`, so it is whole.
+ */
+async function completeInterruptedSwaps(fs: FileSystem, directory: string): Promise<void> {
+  const names = await fs.readdir(directory);
+  for (const name of names) {
+    if (!name.endsWith(LOG_FILE_SUFFIX + SWAP_FILE_SUFFIX)) continue;
+    const base = BigInt(name.slice(0, 20));
+    const swapPath = join(directory, name);
+    const lastOffset = await lastOffsetInFile(fs, swapPath);
+    for (const other of names) {
+      const match = /^(\d{20})\.(log|index|timeindex)$/.exec(other);
+      if (!match) continue;
+      const otherBase = BigInt(match[1]!);
+      // An empty swap (every record was superseded) replaces just the segment at its base.
+      const covered =
+        otherBase === base ||
+        (lastOffset !== undefined && otherBase > base && otherBase <= lastOffset);
+      if (covered) {
+        await fs.unlink(join(directory, other)).catch(() => {});
+      }
+    }
+    if (lastOffset === undefined) await fs.unlink(swapPath);
+    else await fs.rename(swapPath, join(directory, segmentFileName(base, LOG_FILE_SUFFIX)));
+    await fs.syncDirectory(directory);
+  }
+}
+
+/** The last offset of the batches in a log file, or undefined when it holds none. */
+async function lastOffsetInFile(fs: FileSystem, path: string): Promise<bigint | undefined> {
+  const file = await fs.open(path, { create: false });
+  try {
+    const size = await file.size();
+    let position = 0;
+    let last: bigint | undefined;
+    while (position + RECORD_BATCH_HEADER_BYTES <= size) {
+      const head = await readAt(file, position, RECORD_BATCH_HEADER_BYTES);
+      const header = readRecordBatchHeader(head);
+      last = header.baseOffset + BigInt(header.lastOffsetDelta);
+      position += LOG_OVERHEAD_BYTES + header.batchLength;
+    }
+    return last;
+  } finally {
+    await file.close();
   }
 }
 

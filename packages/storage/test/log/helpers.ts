@@ -2,6 +2,7 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { decodeRecordBatches, encodeRecordBatch } from '@brook/protocol';
+import { LOG_CONFIG_DEFAULTS } from '../../src/config/log-config.ts';
 import { FileHandlePool } from '../../src/fs/file-handle-pool.ts';
 import type { FileSystem } from '../../src/fs/file-system.ts';
 import { NodeFileSystem } from '../../src/fs/node-file-system.ts';
@@ -9,23 +10,7 @@ import type { PartitionLogConfig } from '../../src/log/partition-log.ts';
 
 /** Kafka's defaults, shrunk where tests need small segments. */
 export function testConfig(overrides: Partial<PartitionLogConfig> = {}): PartitionLogConfig {
-  return {
-    segmentBytes: 1024 * 1024 * 1024,
-    segmentMs: 7 * 24 * 3600 * 1000,
-    segmentIndexBytes: 10 * 1024 * 1024,
-    indexIntervalBytes: 4096,
-    maxMessageBytes: 1048588,
-    messageTimestampType: 'CreateTime',
-    messageTimestampBeforeMaxMs: Number.MAX_SAFE_INTEGER,
-    messageTimestampAfterMaxMs: Number.MAX_SAFE_INTEGER,
-    flushMessages: Number.MAX_SAFE_INTEGER,
-    flushMs: Number.MAX_SAFE_INTEGER,
-    retentionMs: 7 * 24 * 3600 * 1000,
-    retentionBytes: -1,
-    cleanupPolicy: ['delete'],
-    fileDeleteDelayMs: 0,
-    ...overrides,
-  };
+  return { ...LOG_CONFIG_DEFAULTS, fileDeleteDelayMs: 0, ...overrides };
 }
 
 /** A batch of `count` records `prefix-i`, keyed `k-i`, as a producer would send it. */
