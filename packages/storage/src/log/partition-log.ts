@@ -337,15 +337,17 @@ export class PartitionLog {
         `batches start at ${appendFirstOffset}, below the log end ${this.logEndOffset}`,
       );
     }
+    // The epoch's start goes to its checkpoint before the batches reach the log: a crash in
+    // between leaves an entry past the log end (cut on open), never batches of an unknown epoch.
     const epochBefore = this.epochs.latestEpoch;
+    if (leaderEpoch >= 0 && (epochBefore === undefined || leaderEpoch > epochBefore)) {
+      await this.epochs.assign(leaderEpoch, appendFirstOffset);
+    }
     try {
       await this.activeSegment.append([records], batches);
     } catch (error) {
       this.failure = error as Error;
       throw new LogIoError(`append to ${this.directory} failed`, { cause: error });
-    }
-    if (leaderEpoch >= 0 && (epochBefore === undefined || leaderEpoch > epochBefore)) {
-      await this.epochs.assign(leaderEpoch, appendFirstOffset);
     }
     this.unflushedMessages += recordCount;
     return {
@@ -643,6 +645,21 @@ export class PartitionLog {
       return { offset, timestamp: found.timestamp };
     }
     return undefined;
+  }
+
+  /**
+   * The largest timestamp in the log and the offset of the batch that carries it (ListOffsets
+   * with MAX_TIMESTAMP); undefined when the log holds no timestamped batch. Batch granularity:
+   * the offset is the batch's last one.
+   */
+  maxTimestampAndOffset(): { timestamp: bigint; offset: bigint } | undefined {
+    let best: { timestamp: bigint; offset: bigint } | undefined;
+    for (const segment of this.segments) {
+      if (segment.maxTimestamp >= 0n && (best === undefined || segment.maxTimestamp > best.timestamp)) {
+        best = { timestamp: segment.maxTimestamp, offset: segment.offsetOfMaxTimestamp };
+      }
+    }
+    return best;
   }
 
   // ---- truncation and deletion -----------------------------------------------------------------

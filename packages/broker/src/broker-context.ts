@@ -1,0 +1,224 @@
+/**
+ * What every handler shares: config, metadata, the logs, and the topic operations that several
+ * APIs need (creation with Kafka's validation, auto-creation, deletion). Handlers reach the
+ * broker only through this.
+ */
+import { ErrorCode } from '@brook/protocol';
+import { type LogConfig, type LogManager, type PartitionLog, parseLogConfig } from '@brook/storage';
+import type { BrokerConfig } from './config/broker-config.ts';
+import type { HandlerRegistry } from './handlers/registry.ts';
+import type { Logger } from './logger.ts';
+import type { MetadataStore, TopicMetadata } from './metadata/metadata-store.ts';
+
+/** Kafka's limit on topic names. */
+export const MAX_TOPIC_NAME_LENGTH = 249;
+const LEGAL_TOPIC_NAME = /^[a-zA-Z0-9._-]+$/;
+
+/** The internal topic of committed offsets. */
+export const CONSUMER_OFFSETS_TOPIC = '__consumer_offsets';
+
+export interface TopicError {
+  readonly errorCode: number;
+  readonly errorMessage: string;
+}
+
+/** Kafka's topic name rules; undefined when the name is legal. */
+export function validateTopicName(name: string): string | undefined {
+  if (name.length === 0) return "Topic name is illegal, it can't be empty";
+  if (name === '.' || name === '..') return 'Topic name cannot be "." or ".."';
+  if (name.length > MAX_TOPIC_NAME_LENGTH) {
+    return `Topic name is illegal, it can't be longer than ${MAX_TOPIC_NAME_LENGTH} characters, topic name: ${name}`;
+  }
+  if (!LEGAL_TOPIC_NAME.test(name)) {
+    return `Topic name ${name} is illegal, it contains a character other than ASCII alphanumerics, '.', '_' and '-'`;
+  }
+  return undefined;
+}
+
+export class BrokerContext {
+  readonly config: BrokerConfig;
+  readonly metadata: MetadataStore;
+  readonly logs: LogManager;
+  readonly logger: Logger;
+  readonly registry: HandlerRegistry;
+  private readonly appendWaiters = new Set<() => void>();
+  /** Counts appends, so a fetch can tell whether one happened since it last read. */
+  appendCount = 0;
+
+  constructor(options: {
+    config: BrokerConfig;
+    metadata: MetadataStore;
+    logs: LogManager;
+    logger: Logger;
+    registry: HandlerRegistry;
+  }) {
+    this.config = options.config;
+    this.metadata = options.metadata;
+    this.logs = options.logs;
+    this.logger = options.logger;
+    this.registry = options.registry;
+  }
+
+  /** A topic's log settings: broker defaults, then dynamic broker configs, then its overrides. */
+  topicLogConfig(topic: string): LogConfig {
+    const overrides = this.metadata.topic(topic)?.configs ?? {};
+    return parseLogConfig(overrides, this.config.log).config;
+  }
+
+  /** The log of a partition that exists in the metadata (created on first use). */
+  async partitionLog(topic: string, partition: number): Promise<PartitionLog | undefined> {
+    const metadata = this.metadata.topic(topic);
+    if (metadata === undefined || partition < 0 || partition >= metadata.partitionCount)
+      return undefined;
+    return (
+      this.logs.get({ topic, partition }) ?? (await this.logs.getOrCreate({ topic, partition }))
+    );
+  }
+
+  /** Creates a topic after Kafka's checks; nothing is created when `validateOnly`. */
+  async createTopic(request: {
+    name: string;
+    partitions: number;
+    replicationFactor: number;
+    configs: Record<string, string>;
+    validateOnly: boolean;
+    isInternal?: boolean;
+  }): Promise<{ topic?: TopicMetadata; error?: TopicError }> {
+    const nameError = validateTopicName(request.name);
+    if (nameError)
+      return { error: { errorCode: ErrorCode.INVALID_TOPIC_EXCEPTION, errorMessage: nameError } };
+    if (this.metadata.topic(request.name)) {
+      return {
+        error: {
+          errorCode: ErrorCode.TOPIC_ALREADY_EXISTS,
+          errorMessage: `Topic '${request.name}' already exists.`,
+        },
+      };
+    }
+    const collision = this.metadata
+      .topics()
+      .find((t) => t.name.replaceAll('.', '_') === request.name.replaceAll('.', '_'));
+    if (collision) {
+      return {
+        error: {
+          errorCode: ErrorCode.INVALID_TOPIC_EXCEPTION,
+          errorMessage: `Topic '${request.name}' collides with existing topic: ${collision.name}`,
+        },
+      };
+    }
+    const partitions = request.partitions === -1 ? this.config.numPartitions : request.partitions;
+    if (partitions <= 0) {
+      return {
+        error: {
+          errorCode: ErrorCode.INVALID_PARTITIONS,
+          errorMessage: 'Number of partitions must be larger than 0.',
+        },
+      };
+    }
+    const replicationFactor =
+      request.replicationFactor === -1
+        ? this.config.defaultReplicationFactor
+        : request.replicationFactor;
+    if (replicationFactor <= 0) {
+      return {
+        error: {
+          errorCode: ErrorCode.INVALID_REPLICATION_FACTOR,
+          errorMessage: 'Replication factor must be larger than 0.',
+        },
+      };
+    }
+    if (replicationFactor > 1) {
+      return {
+        error: {
+          errorCode: ErrorCode.INVALID_REPLICATION_FACTOR,
+          errorMessage: `Unable to replicate the partition ${replicationFactor} time(s): The target replication factor of ${replicationFactor} cannot be reached because only 1 broker(s) are registered.`,
+        },
+      };
+    }
+    const { errors } = parseLogConfig(request.configs, this.config.log);
+    const [configError] = errors;
+    if (configError) {
+      return { error: { errorCode: ErrorCode.INVALID_CONFIG, errorMessage: configError.message } };
+    }
+    if (request.validateOnly) {
+      return {
+        topic: {
+          name: request.name,
+          topicId: '00000000-0000-0000-0000-000000000000',
+          partitionCount: partitions,
+          replicationFactor,
+          configs: request.configs,
+          isInternal: request.isInternal ?? false,
+        },
+      };
+    }
+    const topic = await this.metadata.createTopic({
+      name: request.name,
+      partitionCount: partitions,
+      replicationFactor,
+      configs: request.configs,
+      isInternal: request.isInternal ?? false,
+    });
+    for (let partition = 0; partition < partitions; partition++) {
+      await this.logs.getOrCreate({ topic: request.name, partition });
+    }
+    this.logger.log('info', 'topic created', {
+      topic: request.name,
+      partitions,
+      topicId: topic.topicId,
+    });
+    return { topic };
+  }
+
+  /** Creates a topic with the broker defaults when auto-creation allows it. */
+  async autoCreateTopic(name: string): Promise<TopicError | undefined> {
+    if (this.metadata.topic(name)) return undefined;
+    const result = await this.createTopic({
+      name,
+      partitions: -1,
+      replicationFactor: -1,
+      configs: {},
+      validateOnly: false,
+    });
+    if (result.error?.errorCode === ErrorCode.TOPIC_ALREADY_EXISTS) return undefined;
+    return result.error;
+  }
+
+  async deleteTopic(name: string): Promise<void> {
+    const topic = this.metadata.topic(name);
+    if (topic === undefined) return;
+    await this.metadata.deleteTopic(name);
+    for (let partition = 0; partition < topic.partitionCount; partition++) {
+      await this.logs.delete({ topic: name, partition });
+    }
+    this.logger.log('info', 'topic deleted', { topic: name });
+  }
+
+  /** Wakes every waiting fetch (called after each append). */
+  notifyAppend(): void {
+    this.appendCount++;
+    const waiters = [...this.appendWaiters];
+    this.appendWaiters.clear();
+    for (const wake of waiters) wake();
+  }
+
+  /**
+   * Resolves on the next append after the one numbered `sinceAppendCount` (at once if it already
+   * happened), after `timeoutMs`, or when `signal` aborts: the long poll of Fetch.
+   */
+  waitForAppend(sinceAppendCount: number, timeoutMs: number, signal: AbortSignal): Promise<void> {
+    if (timeoutMs <= 0 || signal.aborted || this.appendCount !== sinceAppendCount)
+      return Promise.resolve();
+    return new Promise<void>((resolve) => {
+      const done = () => {
+        clearTimeout(timer);
+        this.appendWaiters.delete(done);
+        signal.removeEventListener('abort', done);
+        resolve();
+      };
+      const timer = setTimeout(done, timeoutMs);
+      this.appendWaiters.add(done);
+      signal.addEventListener('abort', done, { once: true });
+    });
+  }
+}

@@ -1,0 +1,158 @@
+/**
+ * Cluster metadata: topics (ids, partition counts, config overrides), dynamic broker configs and
+ * the cluster id. One interface; a single node keeps it in a file in its data directory
+ * (`FileMetadataStore`), the cluster mode will keep it in etcd.
+ */
+import { join } from 'node:path';
+import { randomUuid, uuidToBase64 } from '@brook/protocol';
+import { type FileSystem, mkdirDurable } from '@brook/storage';
+
+export interface TopicMetadata {
+  readonly name: string;
+  readonly topicId: string;
+  readonly partitionCount: number;
+  readonly replicationFactor: number;
+  /** Topic-level config overrides, by Kafka property name. */
+  readonly configs: Readonly<Record<string, string>>;
+  readonly isInternal: boolean;
+}
+
+export interface MetadataStore {
+  readonly clusterId: string;
+  topics(): readonly TopicMetadata[];
+  topic(name: string): TopicMetadata | undefined;
+  topicById(topicId: string): TopicMetadata | undefined;
+  createTopic(topic: Omit<TopicMetadata, 'topicId'> & { topicId?: string }): Promise<TopicMetadata>;
+  deleteTopic(name: string): Promise<void>;
+  updateTopic(
+    name: string,
+    change: { partitionCount?: number; configs?: Record<string, string> },
+  ): Promise<TopicMetadata>;
+  /** Dynamic broker configs (IncrementalAlterConfigs on the broker resource). */
+  brokerConfigs(): Readonly<Record<string, string>>;
+  setBrokerConfigs(configs: Record<string, string>): Promise<void>;
+}
+
+interface StoredState {
+  version: 1;
+  clusterId: string;
+  topics: TopicMetadata[];
+  brokerConfigs: Record<string, string>;
+}
+
+export const METADATA_FILE = 'brook-metadata.json';
+/** Kafka's own marker of a data directory, written for tools that look for it. */
+export const META_PROPERTIES_FILE = 'meta.properties';
+
+/**
+ * The single-node store: the whole state in one JSON file, rewritten atomically on each change
+ * (changes are rare and small: topic creation, config changes).
+ */
+export class FileMetadataStore implements MetadataStore {
+  private readonly fs: FileSystem;
+  private readonly path: string;
+  private state: StoredState;
+  private readonly byName = new Map<string, TopicMetadata>();
+  private readonly byId = new Map<string, TopicMetadata>();
+  private writing: Promise<void> = Promise.resolve();
+
+  private constructor(fs: FileSystem, path: string, state: StoredState) {
+    this.fs = fs;
+    this.path = path;
+    this.state = state;
+    this.index();
+  }
+
+  static async open(
+    fs: FileSystem,
+    dataDirectory: string,
+    options: { nodeId: number },
+  ): Promise<FileMetadataStore> {
+    await mkdirDurable(fs, dataDirectory);
+    const path = join(dataDirectory, METADATA_FILE);
+    let state: StoredState;
+    if (await fs.exists(path)) {
+      state = JSON.parse((await fs.readFile(path)).toString('utf8')) as StoredState;
+    } else {
+      // Kafka prints cluster ids as base64 of a random UUID.
+      state = { version: 1, clusterId: uuidToBase64(randomUuid()), topics: [], brokerConfigs: {} };
+      await fs.writeFileAtomic(path, Buffer.from(JSON.stringify(state, null, 2)));
+      const meta = `version=1\ncluster.id=${state.clusterId}\nnode.id=${options.nodeId}\n`;
+      await fs.writeFileAtomic(join(dataDirectory, META_PROPERTIES_FILE), Buffer.from(meta));
+    }
+    return new FileMetadataStore(fs, path, state);
+  }
+
+  get clusterId(): string {
+    return this.state.clusterId;
+  }
+
+  private index(): void {
+    this.byName.clear();
+    this.byId.clear();
+    for (const topic of this.state.topics) {
+      this.byName.set(topic.name, topic);
+      this.byId.set(topic.topicId, topic);
+    }
+  }
+
+  private async persist(next: StoredState): Promise<void> {
+    const write = this.writing.then(async () => {
+      await this.fs.writeFileAtomic(this.path, Buffer.from(JSON.stringify(next, null, 2)));
+    });
+    this.writing = write.catch(() => {});
+    await write;
+    this.state = next;
+    this.index();
+  }
+
+  topics(): readonly TopicMetadata[] {
+    return this.state.topics;
+  }
+
+  topic(name: string): TopicMetadata | undefined {
+    return this.byName.get(name);
+  }
+
+  topicById(topicId: string): TopicMetadata | undefined {
+    return this.byId.get(topicId);
+  }
+
+  async createTopic(
+    topic: Omit<TopicMetadata, 'topicId'> & { topicId?: string },
+  ): Promise<TopicMetadata> {
+    const created: TopicMetadata = { ...topic, topicId: topic.topicId ?? randomUuid() };
+    await this.persist({ ...this.state, topics: [...this.state.topics, created] });
+    return created;
+  }
+
+  async deleteTopic(name: string): Promise<void> {
+    await this.persist({ ...this.state, topics: this.state.topics.filter((t) => t.name !== name) });
+  }
+
+  async updateTopic(
+    name: string,
+    change: { partitionCount?: number; configs?: Record<string, string> },
+  ): Promise<TopicMetadata> {
+    const current = this.byName.get(name);
+    if (current === undefined) throw new Error(`no topic ${name}`);
+    const updated: TopicMetadata = {
+      ...current,
+      ...(change.partitionCount !== undefined ? { partitionCount: change.partitionCount } : {}),
+      ...(change.configs !== undefined ? { configs: change.configs } : {}),
+    };
+    await this.persist({
+      ...this.state,
+      topics: this.state.topics.map((t) => (t.name === name ? updated : t)),
+    });
+    return updated;
+  }
+
+  brokerConfigs(): Readonly<Record<string, string>> {
+    return this.state.brokerConfigs;
+  }
+
+  async setBrokerConfigs(configs: Record<string, string>): Promise<void> {
+    await this.persist({ ...this.state, brokerConfigs: configs });
+  }
+}

@@ -1,0 +1,226 @@
+/**
+ * One client connection: cuts frames from the socket, runs each request's handler, and writes
+ * responses in request order (Kafka's guarantee) even when handlers finish out of order.
+ *
+ * Bounds: a frame larger than `socket.request.max.bytes` closes the connection before it is
+ * buffered; at most `maxInFlight` requests are outstanding, and reading pauses while that many
+ * are (or while the socket's write buffer is full); a connection idle for
+ * `connections.max.idle.ms` is closed.
+ */
+import type { Socket } from 'node:net';
+import {
+  ApiKey,
+  ApiVersionsResponse,
+  ErrorCode,
+  FrameDecoder,
+  ProtocolDecodeError,
+  readRequestFrame,
+  UnsupportedVersionError,
+  Writer,
+  writeResponseFrame,
+} from '@brook/protocol';
+import type { BrokerContext } from '../broker-context.ts';
+import type { Logger } from '../logger.ts';
+
+interface Slot {
+  /** The encoded response, null for a request that gets none, undefined while pending. */
+  chunks: Buffer[] | null | undefined;
+}
+
+export class Connection {
+  readonly id: string;
+  private readonly socket: Socket;
+  private readonly broker: BrokerContext;
+  private readonly logger: Logger;
+  private readonly decoder: FrameDecoder;
+  private readonly slots: Slot[] = [];
+  private readonly abort = new AbortController();
+  private readonly maxInFlight: number;
+  private idleTimer: ReturnType<typeof setTimeout> | undefined;
+  private closed = false;
+  private paused = false;
+  private readonly inFlight = new Set<Promise<void>>();
+
+  constructor(id: string, socket: Socket, broker: BrokerContext) {
+    this.id = id;
+    this.socket = socket;
+    this.broker = broker;
+    this.logger = broker.logger.child({
+      connection: id,
+      remote: `${socket.remoteAddress}:${socket.remotePort}`,
+    });
+    this.decoder = new FrameDecoder({ maxFrameBytes: broker.config.socketRequestMaxBytes });
+    this.maxInFlight = broker.config.maxInFlightRequestsPerConnection;
+    socket.setNoDelay(true);
+    socket.on('data', (chunk: Buffer) => this.onData(chunk));
+    socket.on('drain', () => this.updateFlow());
+    socket.on('error', (error) =>
+      this.logger.log('debug', 'socket error', { error: error.message }),
+    );
+    socket.on('close', () => this.onClose());
+    this.touch();
+  }
+
+  /** Resolves when every request already received has been answered (for a graceful stop). */
+  async drain(): Promise<void> {
+    while (this.inFlight.size > 0) await Promise.allSettled([...this.inFlight]);
+  }
+
+  close(reason: string): void {
+    if (this.closed) return;
+    this.logger.log('info', 'closing connection', { reason });
+    this.socket.destroy();
+    this.onClose();
+  }
+
+  private onClose(): void {
+    if (this.closed) return;
+    this.closed = true;
+    clearTimeout(this.idleTimer);
+    this.abort.abort();
+  }
+
+  private touch(): void {
+    const idleMs = this.broker.config.connectionsMaxIdleMs;
+    if (idleMs < 0) return;
+    clearTimeout(this.idleTimer);
+    this.idleTimer = setTimeout(
+      () => this.close(`idle for ${idleMs} ms (connections.max.idle.ms)`),
+      idleMs,
+    );
+    this.idleTimer.unref();
+  }
+
+  private onData(chunk: Buffer): void {
+    this.touch();
+    let frames: Buffer[];
+    try {
+      frames = this.decoder.push(chunk);
+    } catch (error) {
+      this.close(`bad frame: ${(error as Error).message}`);
+      return;
+    }
+    for (const frame of frames) {
+      if (this.closed) return;
+      this.accept(frame);
+    }
+    this.updateFlow();
+  }
+
+  private updateFlow(): void {
+    const busy = this.slots.length >= this.maxInFlight || this.socket.writableNeedDrain;
+    if (busy && !this.paused) {
+      this.paused = true;
+      this.socket.pause();
+    } else if (!busy && this.paused) {
+      this.paused = false;
+      this.socket.resume();
+    }
+  }
+
+  private accept(frame: Buffer): void {
+    let request: ReturnType<typeof readRequestFrame>;
+    try {
+      request = readRequestFrame(frame);
+    } catch (error) {
+      this.close(`unreadable request header: ${(error as Error).message}`);
+      return;
+    }
+    const { header } = request;
+    const apiKey = header.requestApiKey;
+    const version = header.requestApiVersion;
+    const handler = this.broker.registry.get(apiKey);
+    const slot: Slot = { chunks: undefined };
+    if (handler === undefined || version < handler.minVersion || version > handler.maxVersion) {
+      if (apiKey === ApiKey.ApiVersions) {
+        // Kafka answers an ApiVersions it cannot parse with v0: the error and its versions.
+        this.slots.push(slot);
+        slot.chunks = this.encode(apiKey, 0, header.correlationId, (writer) =>
+          ApiVersionsResponse.write(
+            writer,
+            {
+              errorCode: ErrorCode.UNSUPPORTED_VERSION,
+              apiKeys: this.broker.registry.apiVersions(),
+            },
+            0,
+          ),
+        );
+        this.flush();
+        return;
+      }
+      this.close(
+        handler === undefined
+          ? `unsupported api key ${apiKey}`
+          : `unsupported version ${version} of ${request.api?.name ?? apiKey} (supported ${handler.minVersion}-${handler.maxVersion})`,
+      );
+      return;
+    }
+    this.slots.push(slot);
+    const work = this.run(handler, request, slot).finally(() => this.inFlight.delete(work));
+    this.inFlight.add(work);
+  }
+
+  private async run(
+    handler: NonNullable<ReturnType<BrokerContext['registry']['get']>>,
+    request: ReturnType<typeof readRequestFrame>,
+    slot: Slot,
+  ): Promise<void> {
+    const { header } = request;
+    const version = header.requestApiVersion;
+    try {
+      const body = handler.request.decode(request.body, version);
+      const response = await handler.handle(body, {
+        broker: this.broker,
+        header,
+        apiVersion: version,
+        connectionId: this.id,
+        logger: this.logger,
+        signal: this.abort.signal,
+      });
+      slot.chunks =
+        response === undefined
+          ? null
+          : this.encode(header.requestApiKey, version, header.correlationId, (writer) =>
+              handler.response.write(writer, response, version),
+            );
+    } catch (error) {
+      const reason =
+        error instanceof ProtocolDecodeError
+          ? `malformed ${handler.request.name} v${version}: ${error.message}`
+          : error instanceof UnsupportedVersionError
+            ? `cannot answer ${handler.request.name} v${version}: ${error.message}`
+            : `${handler.request.name} v${version} failed: ${(error as Error).stack ?? String(error)}`;
+      if (!(error instanceof ProtocolDecodeError))
+        this.logger.log('error', 'request failed', { reason });
+      this.close(reason);
+      return;
+    }
+    this.flush();
+  }
+
+  private encode(
+    apiKey: number,
+    apiVersion: number,
+    correlationId: number,
+    writeBody: (writer: Writer) => void,
+  ): Buffer[] {
+    const writer = new Writer(1024);
+    writeResponseFrame(writer, { apiKey, apiVersion, correlationId }, writeBody);
+    return writer.toChunks();
+  }
+
+  /** Writes the responses that are ready at the head of the queue, in order. */
+  private flush(): void {
+    if (this.closed) return;
+    let wrote = false;
+    while (this.slots.length > 0 && this.slots[0]!.chunks !== undefined) {
+      const chunks = this.slots.shift()!.chunks;
+      if (!chunks) continue;
+      if (!wrote) this.socket.cork();
+      wrote = true;
+      for (const chunk of chunks) this.socket.write(chunk);
+    }
+    if (wrote) this.socket.uncork();
+    this.updateFlow();
+  }
+}
