@@ -239,7 +239,6 @@ describe('broker', () => {
   it('keeps topics and records across a restart', async (t) => {
     const { mkdtempSync, rmSync } = await import('node:fs');
     const dataDirectory = mkdtempSync('/tmp/brook-restart-');
-    t.after(() => rmSync(dataDirectory, { recursive: true, force: true }));
     const first = await startTestBroker(t, { dataDirectory });
     const client = await RawClient.connect(first.port);
     await createTopic(client, 'durable', 1, [{ name: 'retention.ms', value: '3600000' }]);
@@ -249,6 +248,8 @@ describe('broker', () => {
     const second = await startTestBroker(t, { dataDirectory: first.dataDirectory });
     const again = await RawClient.connect(second.port);
     t.after(() => again.close());
+    // Registered last, so it runs after both brokers have stopped.
+    t.after(() => rmSync(dataDirectory, { recursive: true, force: true }));
     assert.deepEqual(valuesIn(await fetch(again, 'durable', 0, 0n)), ['one', 'two']);
     assert.equal(second.broker.context.topicLogConfig('durable').retentionMs, 3600000);
   });
