@@ -655,7 +655,10 @@ export class PartitionLog {
   maxTimestampAndOffset(): { timestamp: bigint; offset: bigint } | undefined {
     let best: { timestamp: bigint; offset: bigint } | undefined;
     for (const segment of this.segments) {
-      if (segment.maxTimestamp >= 0n && (best === undefined || segment.maxTimestamp > best.timestamp)) {
+      if (
+        segment.maxTimestamp >= 0n &&
+        (best === undefined || segment.maxTimestamp > best.timestamp)
+      ) {
         best = { timestamp: segment.maxTimestamp, offset: segment.offsetOfMaxTimestamp };
       }
     }
