@@ -1,4 +1,5 @@
 import { StorageCorruptionError } from '../errors.ts';
+import { IndexEntries } from './index-entries.ts';
 
 /** Bytes of one entry: relative offset (int32) then file position (int32), as Kafka's .index. */
 export const OFFSET_INDEX_ENTRY_BYTES = 8;
@@ -11,16 +12,15 @@ export const OFFSET_INDEX_ENTRY_BYTES = 8;
  */
 export class OffsetIndex {
   readonly baseOffset: bigint;
-  readonly maxEntries: number;
-  private entries: Buffer;
-  private count = 0;
-  /** Entries already written to the index file. */
-  private persistedCount = 0;
+  private readonly entries: IndexEntries;
 
   constructor(baseOffset: bigint, options: { maxIndexBytes: number }) {
     this.baseOffset = baseOffset;
-    this.maxEntries = Math.max(1, Math.floor(options.maxIndexBytes / OFFSET_INDEX_ENTRY_BYTES));
-    this.entries = Buffer.alloc(Math.min(64, this.maxEntries) * OFFSET_INDEX_ENTRY_BYTES);
+    this.entries = new IndexEntries({
+      entryBytes: OFFSET_INDEX_ENTRY_BYTES,
+      maxIndexBytes: options.maxIndexBytes,
+      initialEntries: 64,
+    });
   }
 
   /**
@@ -40,7 +40,7 @@ export class OffsetIndex {
       );
     }
     const count = bytes.length / OFFSET_INDEX_ENTRY_BYTES;
-    if (count > index.maxEntries) {
+    if (count > index.entries.maxEntries) {
       throw new StorageCorruptionError(`offset index has ${count} entries, more than its maximum`);
     }
     let lastRelative = -1;
@@ -59,66 +59,53 @@ export class OffsetIndex {
       lastRelative = relative;
       lastPosition = position;
     }
-    index.entries = Buffer.from(bytes);
-    index.count = count;
-    index.persistedCount = count;
+    index.entries.load(bytes);
     return index;
   }
 
   get entryCount(): number {
-    return this.count;
+    return this.entries.length;
   }
 
   get isFull(): boolean {
-    return this.count >= this.maxEntries;
+    return this.entries.isFull;
   }
 
-  /** Bytes held in memory by this index. */
+  /** Bytes of memory this index holds. */
   get memoryBytes(): number {
-    return this.entries.length;
+    return this.entries.memoryBytes;
   }
 
   /** The offset of the last entry, or the base offset when there is none. */
   get lastOffset(): bigint {
-    if (this.count === 0) return this.baseOffset;
-    return this.baseOffset + BigInt(this.relativeAt(this.count - 1));
+    const count = this.entries.length;
+    return count === 0 ? this.baseOffset : this.baseOffset + BigInt(this.relativeAt(count - 1));
   }
 
   private relativeAt(i: number): number {
-    return this.entries.readInt32BE(i * OFFSET_INDEX_ENTRY_BYTES);
+    return this.entries.bytesView.readInt32BE(this.entries.at(i));
   }
 
   private positionAt(i: number): number {
-    return this.entries.readInt32BE(i * OFFSET_INDEX_ENTRY_BYTES + 4);
+    return this.entries.bytesView.readInt32BE(this.entries.at(i) + 4);
   }
 
   /** Adds an entry; offsets and positions must increase. Ignored when the index is full. */
   append(offset: bigint, position: number): void {
-    if (this.isFull) return;
+    if (this.entries.isFull) return;
     const relative = Number(offset - this.baseOffset);
+    const count = this.entries.length;
     if (
-      this.count > 0 &&
-      (relative <= this.relativeAt(this.count - 1) || position <= this.positionAt(this.count - 1))
+      count > 0 &&
+      (relative <= this.relativeAt(count - 1) || position <= this.positionAt(count - 1))
     ) {
       throw new StorageCorruptionError(
         `offset index entry ${offset} → ${position} does not follow the last entry`,
       );
     }
-    const at = this.count * OFFSET_INDEX_ENTRY_BYTES;
-    if (at + OFFSET_INDEX_ENTRY_BYTES > this.entries.length) {
-      // Doubling, from at least 64 entries (a loaded empty index has a zero-length buffer).
-      const grown = Buffer.alloc(
-        Math.min(
-          Math.max(this.entries.length * 2, 64 * OFFSET_INDEX_ENTRY_BYTES),
-          this.maxEntries * OFFSET_INDEX_ENTRY_BYTES,
-        ),
-      );
-      this.entries.copy(grown, 0, 0, at);
-      this.entries = grown;
-    }
-    this.entries.writeInt32BE(relative, at);
-    this.entries.writeInt32BE(position, at + 4);
-    this.count++;
+    const at = this.entries.push();
+    this.entries.bytesView.writeInt32BE(relative, at);
+    this.entries.bytesView.writeInt32BE(position, at + 4);
   }
 
   /**
@@ -128,7 +115,7 @@ export class OffsetIndex {
   lookup(offset: bigint): { offset: bigint; position: number } {
     const relative = offset - this.baseOffset;
     let low = 0;
-    let high = this.count - 1;
+    let high = this.entries.length - 1;
     let found = -1;
     while (low <= high) {
       const middle = (low + high) >>> 1;
@@ -149,39 +136,25 @@ export class OffsetIndex {
   /** Removes the entries at or after `offset` (the log is being truncated there). */
   truncateTo(offset: bigint): void {
     const relative = offset - this.baseOffset;
-    let keep = this.count;
+    let keep = this.entries.length;
     while (keep > 0 && BigInt(this.relativeAt(keep - 1)) >= relative) keep--;
-    this.count = keep;
-    if (this.persistedCount > keep) this.persistedCount = -1; // the file must be rewritten
+    this.entries.truncate(keep);
   }
 
   /** Removes every entry. */
   reset(): void {
-    this.count = 0;
-    this.persistedCount = -1;
+    this.entries.truncate(0);
   }
 
-  /** The whole index as it belongs in its file. */
   bytes(): Buffer {
-    return this.entries.subarray(0, this.count * OFFSET_INDEX_ENTRY_BYTES);
+    return this.entries.bytes();
   }
 
-  /**
-   * What the file needs: the entries to append at `position`, or, after a truncation, the whole
-   * index to write at 0 (with `rewrite` set, so the caller truncates the file first).
-   */
   pendingWrite(): { bytes: Buffer; position: number; rewrite: boolean } | undefined {
-    if (this.persistedCount === this.count) return undefined;
-    if (this.persistedCount < 0) return { bytes: this.bytes(), position: 0, rewrite: true };
-    const from = this.persistedCount * OFFSET_INDEX_ENTRY_BYTES;
-    return {
-      bytes: this.entries.subarray(from, this.count * OFFSET_INDEX_ENTRY_BYTES),
-      position: from,
-      rewrite: false,
-    };
+    return this.entries.pendingWrite();
   }
 
   markPersisted(): void {
-    this.persistedCount = this.count;
+    this.entries.markPersisted();
   }
 }

@@ -1,25 +1,26 @@
 import { StorageCorruptionError } from '../errors.ts';
+import { IndexEntries } from './index-entries.ts';
 
 /** Bytes of one entry: timestamp (int64) then relative offset (int32), as Kafka's .timeindex. */
 export const TIME_INDEX_ENTRY_BYTES = 12;
 
 /**
  * The time index of one segment (Kafka's `.timeindex`): entries map a timestamp to the offset
- * of the first batch from which every later batch has a max timestamp at least that large; both
- * columns strictly increase. An entry is added with each offset index entry when the segment's
- * max timestamp grew. Kept in memory; unwritten entries are written when the segment is flushed.
+ * of the first batch that reached it, so every batch before that offset has smaller timestamps;
+ * both columns increase. An entry is added with each offset index entry when the segment's max
+ * timestamp grew. Kept in memory; unwritten entries are written when the segment is flushed.
  */
 export class TimeIndex {
   readonly baseOffset: bigint;
-  readonly maxEntries: number;
-  private entries: Buffer;
-  private count = 0;
-  private persistedCount = 0;
+  private readonly entries: IndexEntries;
 
   constructor(baseOffset: bigint, options: { maxIndexBytes: number }) {
     this.baseOffset = baseOffset;
-    this.maxEntries = Math.max(1, Math.floor(options.maxIndexBytes / TIME_INDEX_ENTRY_BYTES));
-    this.entries = Buffer.alloc(Math.min(32, this.maxEntries) * TIME_INDEX_ENTRY_BYTES);
+    this.entries = new IndexEntries({
+      entryBytes: TIME_INDEX_ENTRY_BYTES,
+      maxIndexBytes: options.maxIndexBytes,
+      initialEntries: 32,
+    });
   }
 
   /** Loads a time index file's bytes; throws StorageCorruptionError when they make no sense. */
@@ -33,7 +34,7 @@ export class TimeIndex {
       throw new StorageCorruptionError(`time index of ${bytes.length} bytes is not whole entries`);
     }
     const count = bytes.length / TIME_INDEX_ENTRY_BYTES;
-    if (count > index.maxEntries) {
+    if (count > index.entries.maxEntries) {
       throw new StorageCorruptionError(`time index has ${count} entries, more than its maximum`);
     }
     let lastTimestamp = -(2n ** 63n);
@@ -54,60 +55,47 @@ export class TimeIndex {
       lastTimestamp = timestamp;
       lastRelative = relative;
     }
-    index.entries = Buffer.from(bytes);
-    index.count = count;
-    index.persistedCount = count;
+    index.entries.load(bytes);
     return index;
   }
 
   get entryCount(): number {
-    return this.count;
+    return this.entries.length;
   }
 
   get isFull(): boolean {
-    return this.count >= this.maxEntries;
+    return this.entries.isFull;
   }
 
   get memoryBytes(): number {
-    return this.entries.length;
+    return this.entries.memoryBytes;
   }
 
   /** The largest timestamp indexed, or undefined when the index is empty. */
   get lastTimestamp(): bigint | undefined {
-    if (this.count === 0) return undefined;
-    return this.entries.readBigInt64BE((this.count - 1) * TIME_INDEX_ENTRY_BYTES);
+    const count = this.entries.length;
+    return count === 0 ? undefined : this.timestampAt(count - 1);
   }
 
   private timestampAt(i: number): bigint {
-    return this.entries.readBigInt64BE(i * TIME_INDEX_ENTRY_BYTES);
+    return this.entries.bytesView.readBigInt64BE(this.entries.at(i));
   }
 
   private relativeAt(i: number): number {
-    return this.entries.readInt32BE(i * TIME_INDEX_ENTRY_BYTES + 8);
+    return this.entries.bytesView.readInt32BE(this.entries.at(i) + 8);
   }
 
   /** Adds an entry when `timestamp` is larger than the last one (otherwise nothing to record). */
   maybeAppend(timestamp: bigint, offset: bigint): void {
-    if (this.isFull) return;
+    if (this.entries.isFull) return;
     const last = this.lastTimestamp;
     if (last !== undefined && timestamp <= last) return;
     const relative = Number(offset - this.baseOffset);
-    if (this.count > 0 && relative < this.relativeAt(this.count - 1)) return;
-    const at = this.count * TIME_INDEX_ENTRY_BYTES;
-    if (at + TIME_INDEX_ENTRY_BYTES > this.entries.length) {
-      // Doubling, from at least 64 entries (a loaded empty index has a zero-length buffer).
-      const grown = Buffer.alloc(
-        Math.min(
-          Math.max(this.entries.length * 2, 64 * TIME_INDEX_ENTRY_BYTES),
-          this.maxEntries * TIME_INDEX_ENTRY_BYTES,
-        ),
-      );
-      this.entries.copy(grown, 0, 0, at);
-      this.entries = grown;
-    }
-    this.entries.writeBigInt64BE(timestamp, at);
-    this.entries.writeInt32BE(relative, at + 8);
-    this.count++;
+    const count = this.entries.length;
+    if (count > 0 && relative < this.relativeAt(count - 1)) return;
+    const at = this.entries.push();
+    this.entries.bytesView.writeBigInt64BE(timestamp, at);
+    this.entries.bytesView.writeInt32BE(relative, at + 8);
   }
 
   /**
@@ -117,7 +105,7 @@ export class TimeIndex {
    */
   lookup(timestamp: bigint): bigint {
     let low = 0;
-    let high = this.count - 1;
+    let high = this.entries.length - 1;
     let found = -1;
     while (low <= high) {
       const middle = (low + high) >>> 1;
@@ -135,33 +123,24 @@ export class TimeIndex {
   /** Removes the entries whose offset is at or after `offset`. */
   truncateTo(offset: bigint): void {
     const relative = offset - this.baseOffset;
-    let keep = this.count;
+    let keep = this.entries.length;
     while (keep > 0 && BigInt(this.relativeAt(keep - 1)) >= relative) keep--;
-    this.count = keep;
-    if (this.persistedCount > keep) this.persistedCount = -1;
+    this.entries.truncate(keep);
   }
 
   reset(): void {
-    this.count = 0;
-    this.persistedCount = -1;
+    this.entries.truncate(0);
   }
 
   bytes(): Buffer {
-    return this.entries.subarray(0, this.count * TIME_INDEX_ENTRY_BYTES);
+    return this.entries.bytes();
   }
 
   pendingWrite(): { bytes: Buffer; position: number; rewrite: boolean } | undefined {
-    if (this.persistedCount === this.count) return undefined;
-    if (this.persistedCount < 0) return { bytes: this.bytes(), position: 0, rewrite: true };
-    const from = this.persistedCount * TIME_INDEX_ENTRY_BYTES;
-    return {
-      bytes: this.entries.subarray(from, this.count * TIME_INDEX_ENTRY_BYTES),
-      position: from,
-      rewrite: false,
-    };
+    return this.entries.pendingWrite();
   }
 
   markPersisted(): void {
-    this.persistedCount = this.count;
+    this.entries.markPersisted();
   }
 }
