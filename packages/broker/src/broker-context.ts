@@ -6,9 +6,17 @@
 import { ErrorCode } from '@brook/protocol';
 import { type LogConfig, type LogManager, type PartitionLog, parseLogConfig } from '@brook/storage';
 import type { BrokerConfig } from './config/broker-config.ts';
+import {
+  brokerLogConfig,
+  type DynamicBrokerConfigs,
+  decodeDynamicBrokerConfigs,
+  encodeDynamicBrokerConfigs,
+} from './config/config-resources.ts';
+import { FetchSessionCache } from './fetch/fetch-session-cache.ts';
 import type { HandlerRegistry } from './handlers/registry.ts';
 import type { Logger } from './logger.ts';
 import type { MetadataStore, TopicMetadata } from './metadata/metadata-store.ts';
+import { ProducerIdManager } from './metadata/producer-id-manager.ts';
 
 /** Kafka's limit on topic names. */
 export const MAX_TOPIC_NAME_LENGTH = 249;
@@ -41,7 +49,15 @@ export class BrokerContext {
   readonly logs: LogManager;
   readonly logger: Logger;
   readonly registry: HandlerRegistry;
+  /** Incremental fetch sessions (KIP-227), bounded by `max.incremental.fetch.session.cache.slots`. */
+  readonly fetchSessions: FetchSessionCache;
+  /** Producer ids for InitProducerId, reserved in blocks in the metadata store. */
+  readonly producerIds: ProducerIdManager;
   private readonly appendWaiters = new Set<() => void>();
+  /** The broker defaults of topic configs with the dynamic broker configs applied (cached). */
+  private brokerLog: LogConfig | undefined;
+  /** Admin changes (topic deletion, partitions, configs) run one at a time, as on a controller. */
+  private adminChain: Promise<unknown> = Promise.resolve();
   /** Counts appends, so a fetch can tell whether one happened since it last read. */
   appendCount = 0;
 
@@ -57,12 +73,61 @@ export class BrokerContext {
     this.logs = options.logs;
     this.logger = options.logger;
     this.registry = options.registry;
+    this.producerIds = new ProducerIdManager(options.metadata);
+    this.fetchSessions = new FetchSessionCache({
+      maxSlots: options.config.maxIncrementalFetchSessionCacheSlots,
+      evictionMs: options.config.incrementalFetchSessionEvictionMs,
+      maxPartitions: options.config.incrementalFetchSessionCacheMaxPartitions,
+    });
   }
 
   /** A topic's log settings: broker defaults, then dynamic broker configs, then its overrides. */
   topicLogConfig(topic: string): LogConfig {
     const overrides = this.metadata.topic(topic)?.configs ?? {};
-    return parseLogConfig(overrides, this.config.log).config;
+    return parseLogConfig(overrides, this.brokerLogConfig()).config;
+  }
+
+  /** The broker defaults of topic configs: static properties, then dynamic broker configs. */
+  brokerLogConfig(): LogConfig {
+    this.brokerLog ??= brokerLogConfig(this.config, this.dynamicBrokerConfigs());
+    return this.brokerLog;
+  }
+
+  /** The dynamic broker configs (AlterConfigs on a broker resource): this broker's and defaults. */
+  dynamicBrokerConfigs(): DynamicBrokerConfigs {
+    return decodeDynamicBrokerConfigs(this.metadata.brokerConfigs());
+  }
+
+  /** Stores new dynamic broker configs and applies them to every topic's logs. */
+  async setDynamicBrokerConfigs(configs: DynamicBrokerConfigs): Promise<void> {
+    await this.metadata.setBrokerConfigs(encodeDynamicBrokerConfigs(configs));
+    this.brokerLog = undefined;
+    for (const topic of this.metadata.topics()) this.logs.reconfigure(topic.name);
+    this.logger.log('info', 'dynamic broker configs changed', { ...configs });
+  }
+
+  /** Replaces a topic's config overrides (already validated) and applies them to its logs. */
+  async setTopicConfigs(name: string, configs: Record<string, string>): Promise<void> {
+    await this.metadata.updateTopic(name, { configs });
+    this.logs.reconfigure(name);
+    this.logger.log('info', 'topic configs changed', { topic: name, configs });
+  }
+
+  /** Raises a topic's partition count (already validated) and creates the new partitions' logs. */
+  async createPartitions(name: string, count: number): Promise<void> {
+    const before = this.metadata.topic(name)?.partitionCount ?? 0;
+    await this.metadata.updateTopic(name, { partitionCount: count });
+    for (let partition = before; partition < count; partition++) {
+      await this.logs.getOrCreate({ topic: name, partition });
+    }
+    this.logger.log('info', 'partitions created', { topic: name, from: before, to: count });
+  }
+
+  /** Runs an admin change after the ones before it (a controller handles one at a time). */
+  exclusive<T>(change: () => Promise<T>): Promise<T> {
+    const run = this.adminChain.then(change);
+    this.adminChain = run.catch(() => {});
+    return run;
   }
 
   /** The log of a partition that exists in the metadata (created on first use). */
@@ -135,7 +200,7 @@ export class BrokerContext {
         },
       };
     }
-    const { errors } = parseLogConfig(request.configs, this.config.log);
+    const { errors } = parseLogConfig(request.configs, this.brokerLogConfig());
     const [configError] = errors;
     if (configError) {
       return { error: { errorCode: ErrorCode.INVALID_CONFIG, errorMessage: configError.message } };

@@ -68,6 +68,8 @@ export class Broker {
         flushCheckIntervalMs: config.logFlushSchedulerIntervalMs,
         cleanerBackoffMs: config.logCleanerBackoffMs,
         cleanerDedupeBufferBytes: config.logCleanerDedupeBufferBytes,
+        producerIdExpirationMs: config.producerIdExpirationMs,
+        producerIdExpirationCheckIntervalMs: config.producerIdExpirationCheckIntervalMs,
       });
       context = new BrokerContext({ config, metadata, logs, logger, registry });
       // Logs opened before the context existed used the broker defaults: apply topic overrides.

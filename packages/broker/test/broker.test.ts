@@ -100,7 +100,7 @@ describe('broker', () => {
     );
     assert.equal(versions.errorCode, ErrorCode.NONE);
     const produceRange = versions.apiKeys.find((k) => k.apiKey === ApiKey.Produce);
-    assert.deepEqual([produceRange?.minVersion, produceRange?.maxVersion], [3, 11]);
+    assert.deepEqual([produceRange?.minVersion, produceRange?.maxVersion], [0, 11]);
     // A version from the future: the answer is v0 with UNSUPPORTED_VERSION and the ranges.
     const writer = new Writer();
     writer

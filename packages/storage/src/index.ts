@@ -10,3 +10,4 @@ export * from './fs/node-file-system.ts';
 export * from './log/log-manager.ts';
 export * from './log/log-segment.ts';
 export * from './log/partition-log.ts';
+export * from './producer-state/producer-state-manager.ts';

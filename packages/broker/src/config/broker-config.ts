@@ -41,6 +41,20 @@ export interface BrokerConfig {
   readonly logCleanerDedupeBufferBytes: number;
   /** `log.cleaner.backoff.ms`. */
   readonly logCleanerBackoffMs: number;
+  /** `producer.id.expiration.ms`: a partition forgets a producer idle this long. */
+  readonly producerIdExpirationMs: number;
+  /** `producer.id.expiration.check.interval.ms`. */
+  readonly producerIdExpirationCheckIntervalMs: number;
+  /** `max.incremental.fetch.session.cache.slots`: the most fetch sessions kept (KIP-227). */
+  readonly maxIncrementalFetchSessionCacheSlots: number;
+  /**
+   * `brook.incremental.fetch.session.eviction.ms`: a fetch session unused this long is removed,
+   * and one created this long before its last use may be evicted by a larger one (Kafka's fixed
+   * 120 s minimum eviction time).
+   */
+  readonly incrementalFetchSessionEvictionMs: number;
+  /** `brook.incremental.fetch.session.cache.max.partitions`: partitions cached over all sessions. */
+  readonly incrementalFetchSessionCacheMaxPartitions: number;
   /** The broker's defaults for topic configs. */
   readonly log: LogConfig;
   /** Every property as given (for DescribeConfigs of the broker). */
@@ -133,6 +147,31 @@ const SETTINGS = {
     parse: integer(1024),
   },
   logCleanerBackoffMs: { names: ['log.cleaner.backoff.ms'], fallback: 15000, parse: integer(0) },
+  producerIdExpirationMs: {
+    names: ['producer.id.expiration.ms'],
+    fallback: 86400000,
+    parse: integer(1, 2147483647),
+  },
+  producerIdExpirationCheckIntervalMs: {
+    names: ['producer.id.expiration.check.interval.ms'],
+    fallback: 600000,
+    parse: integer(1, 2147483647),
+  },
+  maxIncrementalFetchSessionCacheSlots: {
+    names: ['max.incremental.fetch.session.cache.slots'],
+    fallback: 1000,
+    parse: integer(0),
+  },
+  incrementalFetchSessionEvictionMs: {
+    names: ['brook.incremental.fetch.session.eviction.ms'],
+    fallback: 120000,
+    parse: integer(1),
+  },
+  incrementalFetchSessionCacheMaxPartitions: {
+    names: ['brook.incremental.fetch.session.cache.max.partitions'],
+    fallback: 100000,
+    parse: integer(0),
+  },
   listeners: { names: ['listeners'], fallback: 'PLAINTEXT://127.0.0.1:9092', parse: text },
   advertisedListeners: { names: ['advertised.listeners'], fallback: '', parse: text },
 } satisfies Record<string, Setting<unknown>>;

@@ -1,114 +1,314 @@
-// Fetch: v4-17
-// * Long poll: waits up to `max_wait_ms` for `min_bytes`, woken by appends.
-// * Limits: `max_bytes` for the response (v3+) and `partition_max_bytes` per partition; the first
-//   batch of the first partition with data comes back even when larger (KIP-74).
+// Fetch: v0-17
+// * Long poll: waits up to `max_wait_ms` for `min_bytes`, woken by appends. As in Kafka, it
+//   answers at once when a read fails or when no partition named can be read.
+// * Limits: `max_bytes` for the response (v3+) and `partition_max_bytes` per partition; from v3
+//   the first batch of the first partition with data comes back even when larger (KIP-74).
+// * Sessions (KIP-227): kept in `broker.fetchSessions` (fetch/fetch-session-cache.ts, which
+//   states the id and epoch rules). An incremental fetch reads every partition of its session
+//   and answers with only those that changed.
+// * v0-3: the stored v2 batches are down-converted, to magic 0 for v0-1 and magic 1 for v2-3
+//   (records/legacy-conversion.ts), within the same limits; a topic with
+//   `message.downconversion.enable=false` answers UNSUPPORTED_VERSION instead. v0-2 predate
+//   KIP-74: a first message larger than `partition_max_bytes` comes back cut at that size, as
+//   Kafka's byte-sliced read returns it, and the client reports it as too large.
+// * v0-9: a topic with `compression.type=zstd` answers UNSUPPORTED_COMPRESSION_TYPE; v0-5: a
+//   storage error is reported as NOT_LEADER_OR_FOLLOWER (older clients do not retry the former).
 // * v13+: topics by id (UNKNOWN_TOPIC_ID otherwise).
-// * Sessions (KIP-227): not kept yet. Every response carries session id 0, which tells clients
-//   to send full fetches (Kafka does the same when its session cache is full); an incremental
-//   fetch of a session Brook does not know gets FETCH_SESSION_ID_NOT_FOUND.
 // * read_uncommitted only until transactions land; read_committed reads up to the log end too.
-// * Not yet: v0-3 (down-conversion to legacy message sets), follower fetches.
-import { ApiKey, ErrorCode, FetchRequest, FetchResponse } from '@brook/protocol';
+// * Not yet: follower fetches (a replica id is only used to mark its session privileged).
+import { ApiKey, ErrorCode, FetchRequest, FetchResponse, LegacyMagic } from '@brook/protocol';
 import { LogError } from '@brook/storage';
+import {
+  type CachedPartition,
+  type FetchPartitionRequest,
+  INVALID_SESSION_ID,
+  sessionPartitionKey,
+} from '../fetch/fetch-session-cache.ts';
+import { downConvertRecords } from '../records/legacy-conversion.ts';
 import { defineHandler, type RequestContext } from './registry.ts';
 
 type Request = ReturnType<typeof FetchRequest.decode>;
 
 interface PartitionResult {
-  partitionIndex: number;
+  readonly partition: CachedPartition;
   errorCode: number;
   highWatermark: bigint;
   lastStableOffset: bigint;
   logStartOffset: bigint;
-  abortedTransactions: null;
-  preferredReadReplica: number;
-  records: Buffer | null;
+  records: Buffer;
 }
 
-async function readOnce(request: Request, context: RequestContext, version: number) {
+interface ReadOutcome {
+  readonly results: PartitionResult[];
+  /** Record bytes read (after any down-conversion). */
+  readonly bytes: number;
+  /** Partitions that exist and were read. */
+  readonly readable: number;
+  /** Whether reading some partition failed (Kafka answers at once then). */
+  readonly readError: boolean;
+}
+
+const NO_RECORDS = Buffer.alloc(0);
+
+/** The request's partitions, each once (a repeat updates the first, as Kafka's map does). */
+function fetchData(request: Request, usesTopicIds: boolean, context: RequestContext) {
+  const partitions = new Map<string, FetchPartitionRequest>();
+  for (const topic of request.topics) {
+    const name = usesTopicIds
+      ? context.broker.metadata.topicById(topic.topicId)?.name
+      : topic.topic;
+    for (const wanted of topic.partitions) {
+      const key = sessionPartitionKey(usesTopicIds ? topic.topicId : topic.topic, wanted.partition);
+      partitions.set(key, {
+        key,
+        topicId: topic.topicId,
+        topic: name,
+        partition: wanted.partition,
+        fetchOffset: wanted.fetchOffset,
+        partitionMaxBytes: wanted.partitionMaxBytes,
+      });
+    }
+  }
+  return [...partitions.values()];
+}
+
+function forgottenKeys(request: Request, usesTopicIds: boolean): string[] {
+  return request.forgottenTopicsData.flatMap((topic) =>
+    topic.partitions.map((partition) =>
+      sessionPartitionKey(usesTopicIds ? topic.topicId : topic.topic, partition),
+    ),
+  );
+}
+
+function failed(result: PartitionResult, errorCode: number): void {
+  result.errorCode = errorCode;
+  result.highWatermark = -1n;
+  result.lastStableOffset = -1n;
+  result.logStartOffset = -1n;
+  result.records = NO_RECORDS;
+}
+
+async function readOnce(
+  partitions: readonly CachedPartition[],
+  request: Request,
+  context: RequestContext,
+  version: number,
+): Promise<ReadOutcome> {
   const broker = context.broker;
   let budget = version >= 3 ? request.maxBytes : Number.MAX_SAFE_INTEGER;
   let bytes = 0;
-  let firstWithData = true;
-  const responses = [];
-  for (const topic of request.topics) {
+  let readable = 0;
+  let readError = false;
+  // KIP-74 (v3+): the first batch of the first partition with data, whatever its size.
+  let firstWithData = version >= 3;
+  const results: PartitionResult[] = [];
+  for (const partition of partitions) {
+    const result: PartitionResult = {
+      partition,
+      errorCode: ErrorCode.NONE,
+      highWatermark: -1n,
+      lastStableOffset: -1n,
+      logStartOffset: -1n,
+      records: NO_RECORDS,
+    };
+    results.push(result);
     const metadata =
-      version >= 13 ? broker.metadata.topicById(topic.topicId) : broker.metadata.topic(topic.topic);
-    const partitions: PartitionResult[] = [];
-    for (const wanted of topic.partitions) {
-      const result: PartitionResult = {
-        partitionIndex: wanted.partition,
-        errorCode: ErrorCode.NONE,
-        highWatermark: -1n,
-        lastStableOffset: -1n,
-        logStartOffset: -1n,
-        abortedTransactions: null,
-        preferredReadReplica: -1,
-        records: null,
-      };
-      partitions.push(result);
-      const log = metadata ? await broker.partitionLog(metadata.name, wanted.partition) : undefined;
-      if (log === undefined) {
-        result.errorCode =
-          version >= 13 && !metadata
-            ? ErrorCode.UNKNOWN_TOPIC_ID
-            : ErrorCode.UNKNOWN_TOPIC_OR_PARTITION;
+      version >= 13
+        ? broker.metadata.topicById(partition.topicId)
+        : partition.topic === undefined
+          ? undefined
+          : broker.metadata.topic(partition.topic);
+    if (metadata !== undefined) partition.topic = metadata.name;
+    const log = metadata
+      ? await broker.partitionLog(metadata.name, partition.partition)
+      : undefined;
+    if (metadata === undefined || log === undefined) {
+      result.errorCode =
+        version >= 13 && !metadata
+          ? ErrorCode.UNKNOWN_TOPIC_ID
+          : ErrorCode.UNKNOWN_TOPIC_OR_PARTITION;
+      continue;
+    }
+    readable++;
+    if (version < 10) {
+      const config = broker.topicLogConfig(metadata.name);
+      if (config.compressionType === 'zstd') {
+        failed(result, ErrorCode.UNSUPPORTED_COMPRESSION_TYPE);
         continue;
       }
-      const highWatermark = log.logEndOffset;
-      result.highWatermark = highWatermark;
-      result.lastStableOffset = highWatermark;
-      result.logStartOffset = log.logStartOffset;
-      try {
-        const read = await log.read(wanted.fetchOffset, {
-          maxBytes: Math.min(wanted.partitionMaxBytes, Math.max(budget, 0)),
-          maxOffset: highWatermark,
-          minOneBatch: firstWithData,
-        });
-        result.records = read.records;
-        if (read.records.length > 0) {
-          firstWithData = false;
-          budget -= read.records.length;
-          bytes += read.records.length;
-        }
-      } catch (error) {
-        result.errorCode =
-          error instanceof LogError ? error.errorCode : ErrorCode.KAFKA_STORAGE_ERROR;
-        result.records = null;
+      if (version <= 3 && !config.messageDownconversionEnable) {
+        failed(result, ErrorCode.UNSUPPORTED_VERSION);
+        continue;
       }
     }
-    responses.push(
-      version >= 13 ? { topicId: topic.topicId, partitions } : { topic: topic.topic, partitions },
-    );
+    const highWatermark = log.logEndOffset;
+    result.highWatermark = highWatermark;
+    result.lastStableOffset = highWatermark;
+    result.logStartOffset = log.logStartOffset;
+    try {
+      const maxBytes = Math.min(partition.partitionMaxBytes, Math.max(budget, 0));
+      const read = await log.read(partition.fetchOffset, {
+        maxBytes,
+        maxOffset: highWatermark,
+        // v0-2 read at least a batch to convert, then cut the result at the limit.
+        minOneBatch: version <= 2 || firstWithData,
+      });
+      let records = read.records;
+      if (version <= 3 && records.length > 0) {
+        const converted = downConvertRecords(records, {
+          magic: version <= 1 ? LegacyMagic.v0 : LegacyMagic.v1,
+          firstOffset: partition.fetchOffset,
+          maxBytes,
+          minOneBatch: version === 3 && firstWithData,
+          truncateOversized: version <= 2,
+        });
+        if (converted.errorCode !== ErrorCode.NONE) {
+          failed(result, converted.errorCode);
+          continue;
+        }
+        records = converted.records;
+      }
+      result.records = records;
+      if (records.length > 0) {
+        firstWithData = false;
+        budget -= records.length;
+        bytes += records.length;
+      }
+    } catch (error) {
+      readError = true;
+      let errorCode = error instanceof LogError ? error.errorCode : ErrorCode.KAFKA_STORAGE_ERROR;
+      if (errorCode === ErrorCode.KAFKA_STORAGE_ERROR && version <= 5) {
+        errorCode = ErrorCode.NOT_LEADER_OR_FOLLOWER;
+      }
+      if (!(error instanceof LogError)) {
+        context.logger.log('error', 'fetch read failed', {
+          topic: metadata.name,
+          partition: partition.partition,
+          error: String(error),
+        });
+      }
+      failed(result, errorCode);
+    }
   }
-  return { responses, bytes };
+  return { results, bytes, readable, readError };
+}
+
+/** Groups results into response topics, a new entry each time the topic changes (as Kafka). */
+function toTopics(results: readonly PartitionResult[], usesTopicIds: boolean) {
+  const topics: {
+    topic: string;
+    topicId: string;
+    partitions: {
+      partitionIndex: number;
+      errorCode: number;
+      highWatermark: bigint;
+      lastStableOffset: bigint;
+      logStartOffset: bigint;
+      abortedTransactions: null;
+      preferredReadReplica: number;
+      records: Buffer;
+    }[];
+  }[] = [];
+  let currentKey: string | undefined;
+  for (const result of results) {
+    const partition = result.partition;
+    const key = usesTopicIds ? partition.topicId : (partition.topic ?? '');
+    let current = topics[topics.length - 1];
+    if (current === undefined || key !== currentKey) {
+      current = usesTopicIds
+        ? { topic: '', topicId: partition.topicId, partitions: [] }
+        : { topic: partition.topic ?? '', topicId: partition.topicId, partitions: [] };
+      topics.push(current);
+      currentKey = key;
+    }
+    current.partitions.push({
+      partitionIndex: partition.partition,
+      errorCode: result.errorCode,
+      highWatermark: result.highWatermark,
+      lastStableOffset: result.lastStableOffset,
+      logStartOffset: result.logStartOffset,
+      abortedTransactions: null,
+      preferredReadReplica: -1,
+      records: result.records,
+    });
+  }
+  return topics.map((topic) =>
+    usesTopicIds
+      ? { topicId: topic.topicId, partitions: topic.partitions }
+      : { topic: topic.topic, partitions: topic.partitions },
+  );
 }
 
 export const fetchHandler = defineHandler({
   apiKey: ApiKey.Fetch,
-  minVersion: 4,
+  minVersion: 0,
   maxVersion: 17,
   request: FetchRequest,
   response: FetchResponse,
   async handle(request, context) {
     const version = context.apiVersion;
-    if (version >= 7 && request.sessionId !== 0) {
+    const broker = context.broker;
+    const usesTopicIds = version >= 13;
+    const replicaId = version >= 15 ? request.replicaState.replicaId : request.replicaId;
+    const fetchContext = broker.fetchSessions.newContext({
+      version,
+      sessionId: request.sessionId,
+      epoch: request.sessionEpoch,
+      privileged: replicaId >= 0,
+      fetchData: fetchData(request, usesTopicIds, context),
+      forgotten: version >= 7 ? forgottenKeys(request, usesTopicIds) : [],
+    });
+    if (fetchContext.kind === 'error') {
       return {
         throttleTimeMs: 0,
-        errorCode: ErrorCode.FETCH_SESSION_ID_NOT_FOUND,
-        sessionId: 0,
+        errorCode: fetchContext.errorCode,
+        sessionId: INVALID_SESSION_ID,
         responses: [],
       };
     }
     const deadline = Date.now() + Math.max(request.maxWaitMs, 0);
+    let outcome: ReadOutcome;
     for (;;) {
-      const appendsBefore = context.broker.appendCount;
-      const { responses, bytes } = await readOnce(request, context, version);
+      const appendsBefore = broker.appendCount;
+      outcome = await readOnce(fetchContext.partitions, request, context, version);
       const remaining = deadline - Date.now();
-      if (bytes >= request.minBytes || remaining <= 0 || context.signal.aborted) {
-        return { throttleTimeMs: 0, errorCode: ErrorCode.NONE, sessionId: 0, responses };
+      if (
+        outcome.bytes >= request.minBytes ||
+        outcome.readable === 0 ||
+        outcome.readError ||
+        remaining <= 0 ||
+        context.signal.aborted
+      ) {
+        break;
       }
-      await context.broker.waitForAppend(appendsBefore, remaining, context.signal);
+      await broker.waitForAppend(appendsBefore, remaining, context.signal);
+    }
+    switch (fetchContext.kind) {
+      case 'sessionless':
+        return {
+          throttleTimeMs: 0,
+          errorCode: ErrorCode.NONE,
+          sessionId: INVALID_SESSION_ID,
+          responses: toTopics(outcome.results, usesTopicIds),
+        };
+      case 'full': {
+        const sessionId = broker.fetchSessions.completeFull(fetchContext, outcome.results);
+        return {
+          throttleTimeMs: 0,
+          errorCode: ErrorCode.NONE,
+          sessionId,
+          responses: toTopics(outcome.results, usesTopicIds),
+        };
+      }
+      case 'incremental': {
+        const done = broker.fetchSessions.completeIncremental(fetchContext, outcome.results);
+        return {
+          throttleTimeMs: 0,
+          errorCode: done.errorCode,
+          sessionId: done.sessionId,
+          responses: toTopics(done.responses, usesTopicIds),
+        };
+      }
     }
   },
 });

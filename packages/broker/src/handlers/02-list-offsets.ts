@@ -2,14 +2,53 @@
 // * -2 earliest (log start), -1 latest (high watermark; the log end on a single node), -3 the
 //   offset of the largest timestamp (v7+), otherwise the first offset whose timestamp is at or
 //   after the one asked for (v1+), or -1 when there is none.
+// * Record granularity, as Kafka: the log finds the batch, the answer is the record inside it.
 // * v0: `old_style_offsets` with one offset.
-import { ApiKey, ErrorCode, ListOffsetsRequest, ListOffsetsResponse } from '@brook/protocol';
-import { LogError } from '@brook/storage';
+import {
+  ApiKey,
+  decodeRecordBatches,
+  ErrorCode,
+  ListOffsetsRequest,
+  ListOffsetsResponse,
+  TimestampType,
+} from '@brook/protocol';
+import { LogError, type PartitionLog } from '@brook/storage';
 import { defineHandler } from './registry.ts';
 
 const EARLIEST = -2n;
 const LATEST = -1n;
 const MAX_TIMESTAMP = -3n;
+
+/**
+ * The first record (at or after the log start) whose timestamp `matches`, reading whole batches
+ * from the one holding `from`; undefined when none before the log end does. The log's
+ * time lookups are per batch (a batch's base or last offset and its max timestamp), while Kafka
+ * answers with the record: with several records in a batch, the batch's offsets are wrong.
+ */
+async function findRecord(
+  log: PartitionLog,
+  from: bigint,
+  matches: (timestamp: bigint) => boolean,
+): Promise<{ offset: bigint; timestamp: bigint } | undefined> {
+  let offset = from < log.logStartOffset ? log.logStartOffset : from;
+  while (offset < log.logEndOffset) {
+    const { records, logStartOffset } = await log.read(offset, { maxBytes: 1, minOneBatch: true });
+    const [batch] = decodeRecordBatches(records).batches;
+    if (batch === undefined) return undefined;
+    for (const record of batch.records) {
+      const recordOffset = batch.baseOffset + BigInt(record.offsetDelta);
+      const timestamp =
+        batch.timestampType === TimestampType.logAppendTime
+          ? batch.maxTimestamp
+          : batch.baseTimestamp + BigInt(record.timestampDelta);
+      if (recordOffset >= logStartOffset && matches(timestamp)) {
+        return { offset: recordOffset, timestamp };
+      }
+    }
+    offset = batch.baseOffset + BigInt(batch.lastOffsetDelta) + 1n;
+  }
+  return undefined;
+}
 
 export const listOffsetsHandler = defineHandler({
   apiKey: ApiKey.ListOffsets,
@@ -40,11 +79,19 @@ export const listOffsetsHandler = defineHandler({
           if (partition.timestamp === EARLIEST) offset = log.logStartOffset;
           else if (partition.timestamp === LATEST) offset = log.logEndOffset;
           else if (partition.timestamp === MAX_TIMESTAMP) {
+            // The batch's last offset and its max timestamp: the record is in that batch.
             const segmentMax = log.maxTimestampAndOffset();
-            offset = segmentMax?.offset ?? -1n;
-            timestamp = segmentMax?.timestamp ?? -1n;
+            const found =
+              segmentMax &&
+              ((await findRecord(log, segmentMax.offset, (t) => t === segmentMax.timestamp)) ??
+                segmentMax);
+            offset = found?.offset ?? -1n;
+            timestamp = found?.timestamp ?? -1n;
           } else {
-            const found = await log.offsetForTimestamp(partition.timestamp);
+            // The first batch whose max timestamp is at or after the target holds the record.
+            const target = partition.timestamp;
+            const batch = await log.offsetForTimestamp(target);
+            const found = batch && (await findRecord(log, batch.offset, (t) => t >= target));
             offset = found?.offset ?? -1n;
             timestamp = found?.timestamp ?? -1n;
           }

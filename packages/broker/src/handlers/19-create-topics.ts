@@ -2,7 +2,7 @@
 // * Kafka's checks: name, existence and '.'/'_' collisions, partitions, replication factor (a
 //   single node: at most 1), configs (INVALID_CONFIG says which and why); `validate_only`.
 // * Manual replica assignments are accepted when they name only this broker.
-// * v5+: the created topic's configs come back, with their source.
+// * v5+: the created topic's configs come back, with their source as DescribeConfigs gives it.
 import {
   ApiKey,
   CreateTopicsRequest,
@@ -10,18 +10,9 @@ import {
   ErrorCode,
   ZERO_UUID,
 } from '@brook/protocol';
-import { describeLogConfig } from '@brook/storage';
+import { parseLogConfig } from '@brook/storage';
+import { describeTopicConfigs } from '../config/config-resources.ts';
 import { defineHandler } from './registry.ts';
-
-/** DescribeConfigs' config source values. */
-export const ConfigSource = {
-  unknown: 0,
-  dynamicTopic: 1,
-  dynamicBroker: 2,
-  dynamicDefaultBroker: 3,
-  staticBroker: 4,
-  default: 5,
-} as const;
 
 export const createTopicsHandler = defineHandler({
   apiKey: ApiKey.CreateTopics,
@@ -97,7 +88,16 @@ export const createTopicsHandler = defineHandler({
         continue;
       }
       const created = result.topic;
-      const overrides = new Set(Object.keys(created.configs));
+      const described = describeTopicConfigs(
+        {
+          config: broker.config,
+          dynamic: broker.dynamicBrokerConfigs(),
+          overrides: created.configs,
+          // From the request's configs, so a validate-only answer shows them too.
+          effective: parseLogConfig(created.configs, broker.brokerLogConfig()).config,
+        },
+        { keys: null, includeSynonyms: false, includeDocumentation: false },
+      );
       topics.push({
         name: created.name,
         topicId: created.topicId,
@@ -105,12 +105,12 @@ export const createTopicsHandler = defineHandler({
         errorMessage: null,
         numPartitions: created.partitionCount,
         replicationFactor: created.replicationFactor,
-        configs: describeLogConfig(broker.topicLogConfig(created.name), overrides).map((entry) => ({
+        configs: described.map((entry) => ({
           name: entry.name,
           value: entry.value,
-          readOnly: false,
-          configSource: entry.isDefault ? ConfigSource.default : ConfigSource.dynamicTopic,
-          isSensitive: false,
+          readOnly: entry.readOnly,
+          configSource: entry.source,
+          isSensitive: entry.isSensitive,
         })),
       });
     }

@@ -1,7 +1,7 @@
 /**
- * Cluster metadata: topics (ids, partition counts, config overrides), dynamic broker configs and
- * the cluster id. One interface; a single node keeps it in a file in its data directory
- * (`FileMetadataStore`), the cluster mode will keep it in etcd.
+ * Cluster metadata: topics (ids, partition counts, config overrides), dynamic broker configs,
+ * the cluster id and the producer id blocks handed out. One interface; a single node keeps it in
+ * files in its data directory (`FileMetadataStore`), the cluster mode will keep it in etcd.
  */
 import { join } from 'node:path';
 import { randomUuid, uuidToBase64 } from '@brook/protocol';
@@ -31,6 +31,12 @@ export interface MetadataStore {
   /** Dynamic broker configs (IncrementalAlterConfigs on the broker resource). */
   brokerConfigs(): Readonly<Record<string, string>>;
   setBrokerConfigs(configs: Record<string, string>): Promise<void>;
+  /**
+   * Reserves the next `size` producer ids (Kafka's AllocateProducerIds block) and returns the
+   * first. The reservation is durable before this resolves, so no id is handed out twice, even
+   * across restarts (ids of a block unused at a restart are skipped).
+   */
+  allocateProducerIdBlock(size: number): Promise<bigint>;
 }
 
 interface StoredState {
@@ -41,6 +47,8 @@ interface StoredState {
 }
 
 export const METADATA_FILE = 'brook-metadata.json';
+/** The next producer id block's first id; apart from METADATA_FILE, so its writes never race. */
+export const PRODUCER_ID_BLOCK_FILE = 'brook-producer-ids.json';
 /** Kafka's own marker of a data directory, written for tools that look for it. */
 export const META_PROPERTIES_FILE = 'meta.properties';
 
@@ -55,11 +63,22 @@ export class FileMetadataStore implements MetadataStore {
   private readonly byName = new Map<string, TopicMetadata>();
   private readonly byId = new Map<string, TopicMetadata>();
   private writing: Promise<void> = Promise.resolve();
+  private readonly producerIdPath: string;
+  /** The first producer id of the next block (what PRODUCER_ID_BLOCK_FILE says). */
+  private nextProducerIdBlock: bigint;
+  private allocating: Promise<unknown> = Promise.resolve();
 
-  private constructor(fs: FileSystem, path: string, state: StoredState) {
+  private constructor(
+    fs: FileSystem,
+    path: string,
+    state: StoredState,
+    producerIds: { path: string; next: bigint },
+  ) {
     this.fs = fs;
     this.path = path;
     this.state = state;
+    this.producerIdPath = producerIds.path;
+    this.nextProducerIdBlock = producerIds.next;
     this.index();
   }
 
@@ -80,7 +99,22 @@ export class FileMetadataStore implements MetadataStore {
       const meta = `version=1\ncluster.id=${state.clusterId}\nnode.id=${options.nodeId}\n`;
       await fs.writeFileAtomic(join(dataDirectory, META_PROPERTIES_FILE), Buffer.from(meta));
     }
-    return new FileMetadataStore(fs, path, state);
+    const producerIdPath = join(dataDirectory, PRODUCER_ID_BLOCK_FILE);
+    let nextProducerIdBlock = 0n;
+    if (await fs.exists(producerIdPath)) {
+      const stored = JSON.parse((await fs.readFile(producerIdPath)).toString('utf8')) as {
+        nextProducerId?: unknown;
+      };
+      if (typeof stored.nextProducerId !== 'string' || !/^\d{1,19}$/.test(stored.nextProducerId)) {
+        // Guessing could hand out an id twice: refuse to start instead.
+        throw new Error(`${producerIdPath} does not hold a next producer id`);
+      }
+      nextProducerIdBlock = BigInt(stored.nextProducerId);
+    }
+    return new FileMetadataStore(fs, path, state, {
+      path: producerIdPath,
+      next: nextProducerIdBlock,
+    });
   }
 
   get clusterId(): string {
@@ -154,5 +188,19 @@ export class FileMetadataStore implements MetadataStore {
 
   async setBrokerConfigs(configs: Record<string, string>): Promise<void> {
     await this.persist({ ...this.state, brokerConfigs: configs });
+  }
+
+  allocateProducerIdBlock(size: number): Promise<bigint> {
+    const allocation = this.allocating.then(async () => {
+      const first = this.nextProducerIdBlock;
+      const next = first + BigInt(size);
+      if (next > 0x7fffffffffffffffn) throw new Error('producer ids are exhausted');
+      const content = `${JSON.stringify({ version: 1, nextProducerId: next.toString() })}\n`;
+      await this.fs.writeFileAtomic(this.producerIdPath, Buffer.from(content));
+      this.nextProducerIdBlock = next;
+      return first;
+    });
+    this.allocating = allocation.catch(() => {});
+    return allocation;
   }
 }

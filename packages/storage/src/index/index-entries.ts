@@ -69,6 +69,15 @@ export class IndexEntries {
     if (this.persistedCount > count) this.persistedCount = -1;
   }
 
+  /**
+   * Removes every entry and marks the file for a whole rewrite: what it holds is unknown (an
+   * index rebuilt from the log, whose file may keep stale entries past the new ones).
+   */
+  reset(): void {
+    this.count = 0;
+    this.persistedCount = -1;
+  }
+
   /** The entries as they belong in the file. */
   bytes(): Buffer {
     return this.buffer.subarray(0, this.count * this.entryBytes);

@@ -143,7 +143,7 @@ export class OffsetIndex {
 
   /** Removes every entry. */
   reset(): void {
-    this.entries.truncate(0);
+    this.entries.reset();
   }
 
   bytes(): Buffer {

@@ -129,7 +129,7 @@ export class TimeIndex {
   }
 
   reset(): void {
-    this.entries.truncate(0);
+    this.entries.reset();
   }
 
   bytes(): Buffer {

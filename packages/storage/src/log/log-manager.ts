@@ -53,6 +53,10 @@ export interface LogManagerOptions {
   readonly cleanerBackoffMs?: number;
   /** The cleaner's offset map memory (`log.cleaner.dedupe.buffer.size`, default 128 MiB). */
   readonly cleanerDedupeBufferBytes?: number;
+  /** `producer.id.expiration.ms`: idle producers' state is dropped after it (default 1 day). */
+  readonly producerIdExpirationMs?: number;
+  /** `producer.id.expiration.check.interval.ms` (default 10 minutes); 0 disables the timer. */
+  readonly producerIdExpirationCheckIntervalMs?: number;
   readonly clock?: () => number;
 }
 
@@ -109,6 +113,7 @@ export class LogManager {
         cleanShutdown: clean,
         ...(firstDirtyOffsets.has(key) ? { firstDirtyOffset: firstDirtyOffsets.get(key)! } : {}),
         ...(options.clock ? { clock: options.clock } : {}),
+        ...manager.producerOptions(),
       });
       manager.logs.set(key, log);
     });
@@ -139,6 +144,11 @@ export class LogManager {
     return offsets;
   }
 
+  private producerOptions(): { producerIdExpirationMs?: number } {
+    const ms = this.options.producerIdExpirationMs;
+    return ms === undefined ? {} : { producerIdExpirationMs: ms };
+  }
+
   private startTimers(): void {
     const every = (
       intervalMs: number | undefined,
@@ -166,6 +176,9 @@ export class LogManager {
     every(this.options.flushCheckIntervalMs, 1_000, () => this.flushDue());
     every(this.options.checkpointIntervalMs, 60_000, () => this.writeCheckpoints());
     every(this.options.cleanerBackoffMs, 15_000, () => this.cleanOnce());
+    every(this.options.producerIdExpirationCheckIntervalMs, 600_000, async () =>
+      this.removeExpiredProducers(),
+    );
   }
 
   // ---- logs ---------------------------------------------------------------------------------
@@ -196,6 +209,7 @@ export class LogManager {
       logStartOffset: 0n,
       cleanShutdown: false,
       ...(this.options.clock ? { clock: this.options.clock } : {}),
+      ...this.producerOptions(),
     });
     // Another caller may have created it while this one awaited.
     const raced = this.logs.get(key);
@@ -237,6 +251,13 @@ export class LogManager {
     let deleted = 0;
     for (const log of this.logs.values()) deleted += await log.applyRetention(now);
     return deleted;
+  }
+
+  /** Drops idle producers' state (`producer.id.expiration.ms`) in every log; returns how many. */
+  removeExpiredProducers(now = (this.options.clock ?? Date.now)()): number {
+    let removed = 0;
+    for (const log of this.logs.values()) removed += log.removeExpiredProducers(now);
+    return removed;
   }
 
   /** Flushes the logs whose `flush.ms` has passed. */

@@ -131,8 +131,9 @@ export class LogSegment {
         return false;
       });
     }
+    // On a tie the indexed batch wins: it comes first, and appends keep the first to reach the max.
     const lastIndexedTimestamp = segment.timeIndex.lastTimestamp;
-    if (lastIndexedTimestamp !== undefined && lastIndexedTimestamp > segment.maxTimestamp) {
+    if (lastIndexedTimestamp !== undefined && lastIndexedTimestamp >= segment.maxTimestamp) {
       segment.maxTimestamp = lastIndexedTimestamp;
       segment.offsetOfMaxTimestamp = segment.timeIndex.lookup(lastIndexedTimestamp + 1n);
     }
@@ -318,6 +319,21 @@ export class LogSegment {
   }
 
   /**
+   * Calls `visit` with the header of each whole batch whose last offset is at or after
+   * `offset`, in log order, reading headers only (the producer state replays them).
+   */
+  async forEachBatchHeaderFrom(
+    offset: bigint,
+    visit: (header: ReturnType<typeof readRecordBatchHeader>) => void,
+  ): Promise<void> {
+    const start = this.offsetIndex.lookup(offset);
+    await this.scanBatches(start.position, this.size, (header) => {
+      if (header.baseOffset + BigInt(header.lastOffsetDelta) >= offset) visit(header);
+      return true;
+    });
+  }
+
+  /**
    * Reads whole batches starting with the one that holds `offset`, up to `maxBytes` (but at
    * least that first batch when `minOneBatch`, so a consumer always progresses), and no further
    * than `maxPosition`. Returns undefined when the segment has nothing at or after `offset`.
@@ -385,6 +401,9 @@ export class LogSegment {
     this.size = position;
     this.offsetIndex.truncateTo(offset);
     this.timeIndex.truncateTo(offset);
+    // The index files lose the cut entries now, durably (see writeIndexes), before new batches
+    // land at the positions they point to.
+    await this.writeIndexes({ sync: false });
     // Recompute the tail state from the last index entry left.
     this.nextOffset = this.baseOffset;
     this.maxTimestamp = -1n;
@@ -414,7 +433,11 @@ export class LogSegment {
     await this.writeIndexes({ sync: false });
   }
 
-  /** Writes the indexes' unwritten entries; with `sync`, makes them durable too. */
+  /**
+   * Writes the indexes' unwritten entries; with `sync`, makes them durable too. A rewrite (after a
+   * truncation or a rebuild) is always synced: the file's old entries may point into bytes that
+   * now hold other batches, and a segment below the recovery point trusts its index after a crash.
+   */
   async writeIndexes(options: { sync: boolean }): Promise<void> {
     const pool = this.options.pool;
     for (const [path, index] of [
@@ -431,7 +454,7 @@ export class LogSegment {
             await file.write([pending.bytes], pending.position);
             index.markPersisted();
           }
-          if (options.sync) await file.sync();
+          if (options.sync || pending?.rewrite === true) await file.sync();
         },
         { create: true },
       );

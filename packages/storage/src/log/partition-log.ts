@@ -19,6 +19,10 @@ import { LogClosedError, LogError, LogIoError } from '../errors.ts';
 import type { FileHandlePool } from '../fs/file-handle-pool.ts';
 import { type FileSystem, mkdirDurable } from '../fs/file-system.ts';
 import {
+  type ProducerBatchMetadata,
+  ProducerStateManager,
+} from '../producer-state/producer-state-manager.ts';
+import {
   type AppendedBatch,
   CLEANED_FILE_SUFFIX,
   DELETED_FILE_SUFFIX,
@@ -71,6 +75,8 @@ export interface PartitionLogOptions {
   readonly firstDirtyOffset?: bigint;
   /** Milliseconds since the epoch; injectable for tests. */
   readonly clock?: () => number;
+  /** `producer.id.expiration.ms` (a broker setting): idle producers' state is dropped after it. */
+  readonly producerIdExpirationMs?: number;
 }
 
 /** What an append did. */
@@ -83,6 +89,11 @@ export interface AppendResult {
   /** The time stamped on the batches for LogAppendTime topics, -1n otherwise. */
   readonly logAppendTime: bigint;
   readonly logStartOffset: bigint;
+  /**
+   * The batch was a retry of one an idempotent producer already wrote (same producer, epoch
+   * and sequences): nothing was written, and the offsets are those of the original.
+   */
+  readonly duplicate: boolean;
   /**
    * Resolves when the append is durable under the topic's flush policy: at once when the
    * policy never flushes (the page cache is the durability), after the fsync that covers it
@@ -126,6 +137,8 @@ export class PartitionLog {
   private flushQueued: Promise<void> | undefined;
   private lastFlushMs: number;
   private unflushedMessages = 0;
+  /** Truncations not fsynced yet: a flush syncs even when nothing was appended since. */
+  private unflushedTruncations = 0;
   private failure: Error | undefined;
   private closed = false;
   /** Segment files waiting out `file.delete.delay.ms`, with what removes them. */
@@ -136,6 +149,8 @@ export class PartitionLog {
   logStartOffset: bigint;
   /** Compaction: offsets below this were cleaned; from here on the log is dirty. */
   firstDirtyOffset: bigint;
+  /** Idempotent producers' epochs and last batches (sequence checks, duplicates). */
+  readonly producerState: ProducerStateManager;
 
   private constructor(
     options: PartitionLogOptions,
@@ -143,7 +158,9 @@ export class PartitionLog {
     epochs: LeaderEpochCache,
     logStartOffset: bigint,
     recoveryPoint: bigint,
+    producerState: ProducerStateManager,
   ) {
+    this.producerState = producerState;
     this.directory = options.directory;
     this.pool = options.pool;
     this.config = options.config;
@@ -216,12 +233,27 @@ export class PartitionLog {
     if (logStartOffset > logEndOffset) logStartOffset = logEndOffset;
     const epochs = await LeaderEpochCache.load(fs, options.directory);
     await epochs.truncateFromEnd(logEndOffset);
-    const log = new PartitionLog(options, segments, epochs, logStartOffset, logEndOffset);
+    const producerState = await ProducerStateManager.load({
+      fs,
+      directory: options.directory,
+      ...(options.producerIdExpirationMs !== undefined
+        ? { expirationMs: options.producerIdExpirationMs }
+        : {}),
+    });
+    const log = new PartitionLog(
+      options,
+      segments,
+      epochs,
+      logStartOffset,
+      logEndOffset,
+      producerState,
+    );
     if (recovered) {
       // What recovery kept is now checked: make it durable, so the recovery point is true.
       for (const segment of segments) await segment.flush();
       await fs.syncDirectory(options.directory);
     }
+    await log.rebuildProducerState();
     return log;
   }
 
@@ -312,6 +344,14 @@ export class PartitionLog {
     if (batches.length === 0) {
       throw new LogError(ErrorCode.CORRUPT_MESSAGE, 'the produce request holds no record batch');
     }
+    // Idempotent producers: sequence and epoch checks; a retried batch is answered, not written.
+    const producers = this.producerState.startAppend(origin, now);
+    let batchPosition = 0;
+    for (const batch of batches) {
+      const duplicate = producers.check(readRecordBatchHeader(records, batchPosition));
+      if (duplicate !== undefined) return this.duplicateResult(duplicate);
+      batchPosition += batch.sizeBytes;
+    }
     const first = readRecordBatchHeader(records, 0);
     const appendFirstOffset = first.baseOffset;
     const lastOffset = batches.at(-1)!.lastOffset;
@@ -341,7 +381,16 @@ export class PartitionLog {
     // between leaves an entry past the log end (cut on open), never batches of an unknown epoch.
     const epochBefore = this.epochs.latestEpoch;
     if (leaderEpoch >= 0 && (epochBefore === undefined || leaderEpoch > epochBefore)) {
-      await this.epochs.assign(leaderEpoch, appendFirstOffset);
+      try {
+        await this.epochs.assign(leaderEpoch, appendFirstOffset);
+      } catch (error) {
+        // The cache now holds an epoch its checkpoint may lack: later appends of that epoch would
+        // skip the checkpoint and write batches a restart cannot place. Offline, as Kafka does.
+        this.failure = error as Error;
+        throw new LogIoError(`leader epoch checkpoint of ${this.directory} failed`, {
+          cause: error,
+        });
+      }
     }
     try {
       await this.activeSegment.append([records], batches);
@@ -349,6 +398,7 @@ export class PartitionLog {
       this.failure = error as Error;
       throw new LogIoError(`append to ${this.directory} failed`, { cause: error });
     }
+    producers.commit(lastOffset + 1n);
     this.unflushedMessages += recordCount;
     return {
       firstOffset: appendFirstOffset,
@@ -358,8 +408,59 @@ export class PartitionLog {
       offsetOfMaxTimestamp: appendTime >= 0n ? appendFirstOffset : offsetOfMaxTimestamp,
       logAppendTime: appendTime,
       logStartOffset: this.logStartOffset,
+      duplicate: false,
       durable: this.durableAfterAppend(),
     };
+  }
+
+  /** The answer to a retried batch: the offsets it was written at; nothing is written again. */
+  private duplicateResult(duplicate: ProducerBatchMetadata): AppendResult {
+    const logAppendTime =
+      this.config.messageTimestampType === 'LogAppendTime' ? duplicate.timestamp : -1n;
+    return {
+      firstOffset: duplicate.firstOffset,
+      lastOffset: duplicate.lastOffset,
+      recordCount: Number(duplicate.lastOffset - duplicate.firstOffset) + 1,
+      maxTimestamp: duplicate.timestamp,
+      offsetOfMaxTimestamp: duplicate.lastOffset,
+      logAppendTime,
+      logStartOffset: this.logStartOffset,
+      duplicate: true,
+      // The original may still be waiting for its fsync: the retry waits for it too.
+      durable:
+        duplicate.lastOffset < this.recoveryPoint ? Promise.resolve() : this.durableAfterAppend(),
+    };
+  }
+
+  /**
+   * Rebuilds the producer state for the log as it now is (on open, after a truncation): the
+   * latest snapshot at or below the log end, then the batch headers after it. Without a
+   * snapshot (a log written before snapshots existed), the replay starts at the second-to-last
+   * segment, so it stays bounded; producers seen only before it are forgotten, and then accepted
+   * at any sequence, as Kafka accepts producers whose state it no longer has.
+   */
+  private async rebuildProducerState(): Promise<void> {
+    const segments = this.segments;
+    const fallback = segments.at(-2)?.baseOffset ?? segments[0]!.baseOffset;
+    await this.producerState.rebuild({
+      endOffset: this.logEndOffset,
+      fallbackStartOffset: fallback > this.logStartOffset ? fallback : this.logStartOffset,
+      now: this.clock(),
+      replay: async (fromOffset, endOffset, visit) => {
+        for (let i = this.segmentIndexFor(fromOffset); i < segments.length; i++) {
+          const segment = segments[i]!;
+          if (segment.baseOffset >= endOffset) break;
+          await segment.forEachBatchHeaderFrom(fromOffset, (header) => {
+            if (header.baseOffset < endOffset) visit(header);
+          });
+        }
+      },
+    });
+  }
+
+  /** Drops the state of producers idle for `producer.id.expiration.ms`; returns how many. */
+  removeExpiredProducers(now = this.clock()): number {
+    return this.producerState.removeExpiredProducers(now);
   }
 
   /** Checks each batch and (for client appends) patches offsets, epoch and append time. */
@@ -501,11 +602,22 @@ export class PartitionLog {
 
   /** Closes the active segment for appends and starts a new one at `baseOffset`. */
   private async roll(baseOffset: bigint): Promise<void> {
-    const previous = this.activeSegment;
-    const segment = await LogSegment.create(baseOffset, this.segmentOptions());
-    this.segments.push(segment);
-    // As Kafka does on a roll: the finished segment's indexes go to disk now.
-    await previous.writeIndexes({ sync: false });
+    // Everything so far is made durable (the finished segment's indexes written too) before the
+    // next segment exists: any later directory sync (a flush, a checkpoint, a deletion) makes the
+    // new file durable, and a crash must not keep it while losing the end of this one, a hole
+    // recovery cannot see. Kafka flushes on a roll too. Through `flush`, so that this fsync never
+    // runs beside another one (after a failed fsync, a later one succeeds without the data).
+    await this.flush();
+    this.segments.push(await LogSegment.create(baseOffset, this.segmentOptions()));
+    await this.snapshotProducerState(baseOffset);
+  }
+
+  /**
+   * Snapshots the producer state at `offset` (on a roll, at the new segment's base; on close, at
+   * the log end). Best effort: without it, a restart replays from an earlier snapshot.
+   */
+  private async snapshotProducerState(offset: bigint): Promise<void> {
+    await this.producerState.takeSnapshot(offset).catch(() => {});
   }
 
   // ---- flush --------------------------------------------------------------------------------
@@ -523,8 +635,12 @@ export class PartitionLog {
    * share the next one. Rejects (and takes the log offline) when an fsync fails.
    */
   flush(): Promise<void> {
+    // A queued flush takes newcomers even in the moment between the end of the one before and
+    // its own start: two fsyncs must never overlap, or after one fails the other succeeds
+    // without the dropped pages (see file-system.ts) and acknowledges what is not on disk.
+    if (this.flushQueued !== undefined) return this.flushQueued;
     if (this.flushInFlight === undefined) return this.startFlush();
-    this.flushQueued ??= this.flushInFlight
+    this.flushQueued = this.flushInFlight
       .catch(() => {})
       .then(() => {
         this.flushQueued = undefined;
@@ -545,20 +661,27 @@ export class PartitionLog {
     this.checkUsable();
     const target = this.logEndOffset;
     const messages = this.unflushedMessages;
-    if (target <= this.recoveryPoint && messages === 0) return;
+    const truncations = this.unflushedTruncations;
+    if (target <= this.recoveryPoint && messages === 0 && truncations === 0) return;
     try {
+      // As Kafka: the directory is synced only when a segment created since the last flush (one
+      // starting at or past the recovery point) is among those flushed; otherwise its entries
+      // have not changed, and the sync would cost an open, a stat, an fsync and a close.
+      let newSegment = false;
       for (const segment of this.segments) {
         if (segment.nextOffset > this.recoveryPoint || segment === this.activeSegment) {
           await segment.flush();
+          if (segment.baseOffset >= this.recoveryPoint) newSegment = true;
         }
       }
-      await this.pool.fs.syncDirectory(this.directory);
+      if (newSegment) await this.pool.fs.syncDirectory(this.directory);
     } catch (error) {
       this.failure = error as Error;
       throw new LogIoError(`flush of ${this.directory} failed`, { cause: error });
     }
     if (target > this.recoveryPoint) this.recoveryPoint = target;
     this.unflushedMessages = Math.max(0, this.unflushedMessages - messages);
+    this.unflushedTruncations -= truncations;
     this.lastFlushMs = this.clock();
   }
 
@@ -671,16 +794,26 @@ export class PartitionLog {
   truncateTo(offset: bigint): Promise<void> {
     return this.serialize(async () => {
       this.checkUsable();
-      if (offset >= this.logEndOffset) return;
+      // Nothing below the log start can be cut (the clamped target may be the log end itself).
       if (offset < this.logStartOffset) offset = this.logStartOffset;
+      if (offset >= this.logEndOffset) return;
       // Drop whole segments past the offset, then cut the one holding it.
       while (this.segments.length > 1 && this.activeSegment.baseOffset >= offset) {
         const removed = this.segments.pop()!;
         await this.deleteSegmentFiles(removed, { delayMs: 0 });
       }
       await this.activeSegment.truncateTo(offset);
+      // Whole batches go: when the log start lies inside the batch that was cut, the log is now
+      // empty and starts at its end (as on open), rather than past it.
+      if (this.logStartOffset > this.logEndOffset) this.logStartOffset = this.logEndOffset;
       if (this.recoveryPoint > this.logEndOffset) this.recoveryPoint = this.logEndOffset;
+      // The cut is made durable before the leader epoch checkpoint forgets the epochs past it: a
+      // crash must not bring back batches of epochs the checkpoint no longer knows.
+      this.unflushedTruncations++;
+      await this.flush();
       await this.epochs.truncateFromEnd(this.logEndOffset);
+      // Kafka reloads the producer state on truncation: the batches cut may have been its last.
+      await this.rebuildProducerState();
     });
   }
 
@@ -748,6 +881,8 @@ export class PartitionLog {
       await this.deleteSegmentFiles(segment, { delayMs: this.config.fileDeleteDelayMs });
       count++;
     }
+    // Producer state is kept (until it expires), but snapshots of deleted segments go.
+    if (count > 0) await this.producerState.deleteSnapshotsBefore(this.segments[0]!.baseOffset);
     return count;
   }
 
@@ -925,6 +1060,7 @@ export class PartitionLog {
     this.pendingDeletes.clear();
     await Promise.all(this.deletions);
     if (this.failure === undefined) {
+      await this.snapshotProducerState(this.logEndOffset);
       for (const segment of this.segments) await segment.close();
       this.recoveryPoint = this.logEndOffset;
     } else {

@@ -47,6 +47,7 @@ describe('PartitionLog on disk', () => {
       '00000000000000000000.index',
       '00000000000000000000.log',
       '00000000000000000000.timeindex',
+      '00000000000000000005.snapshot',
       'leader-epoch-checkpoint',
     ]);
   });

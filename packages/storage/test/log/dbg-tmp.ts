@@ -1,0 +1,15 @@
+import { encodeRecordBatch } from '@brook/protocol';
+import { FileHandlePool } from '../../src/fs/file-handle-pool.ts';
+import { MemoryFileSystem } from '../../src/fs/memory-file-system.ts';
+import { PartitionLog } from '../../src/log/partition-log.ts';
+import { testConfig } from './helpers.ts';
+const disk = new MemoryFileSystem();
+const orig = disk.syncDirectory.bind(disk);
+disk.syncDirectory = async (p: string) => { try { return await orig(p); } catch (e) { console.log('dir sync failed', new Error().stack?.split('\n').slice(2, 8).join('\n')); throw e; } };
+const config = testConfig({ flushMessages: 1, messageTimestampAfterMaxMs: Number.MAX_SAFE_INTEGER, messageTimestampBeforeMaxMs: Number.MAX_SAFE_INTEGER });
+const log = await PartitionLog.open({ directory: '/data/topic-0', pool: new FileHandlePool(disk, { maxOpenFiles: 4 }), config, recoveryPoint: 0n, logStartOffset: 0n, cleanShutdown: false });
+const b = (t: string) => encodeRecordBatch({ baseTimestamp: 1_700_000_000_000n, records: [{ key: null, value: Buffer.from(t) }] });
+for (let i = 0; i < 6; i++) await (await log.append(b('x' + i), { leaderEpoch: 0 })).durable;
+disk.failNextSync('/data/topic-0');
+const outcomes = await Promise.all([0, 1, 2].map((i) => log.append(b('f' + i), { leaderEpoch: 0 }).then((r) => r.durable.then(() => 'ack', (e) => String(e)), (e) => 'append ' + String(e))));
+console.log(outcomes);
