@@ -44,6 +44,8 @@ export interface SegmentOptions {
 
 /** Bytes read at a time while scanning batch headers. */
 const SCAN_WINDOW_BYTES = 64 * 1024;
+/** Bytes read at a time while recovering a segment (more when a batch is larger). */
+const RECOVERY_WINDOW_BYTES = 1024 * 1024;
 
 /**
  * One segment of a partition log: a `.log` file of record batches exactly as stored, a sparse
@@ -270,16 +272,28 @@ export class LogSegment {
     const fileSize = await this.options.pool.use(this.logPath, (file) => file.size());
     let valid = 0;
     await this.options.pool.use(this.logPath, async (file) => {
+      // The file is read in windows of RECOVERY_WINDOW_BYTES, not two reads per batch: with
+      // 16 KiB batches that made recovery several times slower than reading the file.
+      let window: Buffer = Buffer.alloc(0);
+      let windowStart = 0;
+      const bytesAt = async (at: number, length: number): Promise<Buffer> => {
+        if (at + length > windowStart + window.length) {
+          const wanted = Math.min(Math.max(length, RECOVERY_WINDOW_BYTES), fileSize - at);
+          window = await readAt(file, at, wanted);
+          windowStart = at;
+        }
+        return window.subarray(at - windowStart, at - windowStart + length);
+      };
       let position = 0;
       while (position + LOG_OVERHEAD_BYTES <= fileSize) {
-        const head = await readAt(file, position, RECORD_BATCH_HEADER_BYTES);
+        const head = await bytesAt(position, RECORD_BATCH_HEADER_BYTES);
         if (head.length < RECORD_BATCH_HEADER_BYTES || head.readInt8(16) !== RECORD_BATCH_MAGIC)
           break;
         const sizeBytes = LOG_OVERHEAD_BYTES + head.readInt32BE(8);
         if (sizeBytes < RECORD_BATCH_HEADER_BYTES || sizeBytes > maxBatchBytes + LOG_OVERHEAD_BYTES)
           break;
         if (position + sizeBytes > fileSize) break;
-        const batch = await readAt(file, position, sizeBytes);
+        const batch = await bytesAt(position, sizeBytes);
         if (batch.length < sizeBytes) break;
         try {
           verifyRecordBatchCrc(batch);

@@ -236,6 +236,7 @@ export class PartitionLog {
     const producerState = await ProducerStateManager.load({
       fs,
       directory: options.directory,
+      names,
       ...(options.producerIdExpirationMs !== undefined
         ? { expirationMs: options.producerIdExpirationMs }
         : {}),

@@ -134,6 +134,8 @@ export interface ProducerStateManagerOptions {
   readonly directory: string;
   /** `producer.id.expiration.ms`. */
   readonly expirationMs?: number;
+  /** The directory's entries, when the caller has just listed it (saves a listing). */
+  readonly names?: readonly string[];
 }
 
 /** Who wrote an append: a producer (checked) or the leader, on a follower (applied as is). */
@@ -163,7 +165,7 @@ export class ProducerStateManager {
    */
   static async load(options: ProducerStateManagerOptions): Promise<ProducerStateManager> {
     const snapshots: bigint[] = [];
-    for (const name of await options.fs.readdir(options.directory)) {
+    for (const name of options.names ?? (await options.fs.readdir(options.directory))) {
       const match = SNAPSHOT_NAME.exec(name);
       if (match) snapshots.push(BigInt(match[1]!));
       else if (name.endsWith(`${PRODUCER_SNAPSHOT_FILE_SUFFIX}.tmp`)) {
