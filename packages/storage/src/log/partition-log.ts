@@ -149,8 +149,13 @@ export class PartitionLog {
   logStartOffset: bigint;
   /** Compaction: offsets below this were cleaned; from here on the log is dirty. */
   firstDirtyOffset: bigint;
-  /** Idempotent producers' epochs and last batches (sequence checks, duplicates). */
+  /**
+   * Idempotent producers' epochs and last batches (sequence checks, duplicates). Loaded on first
+   * use (the first append, a truncation, `loadProducerState`), so that opening thousands of
+   * partitions reads no snapshot.
+   */
   readonly producerState: ProducerStateManager;
+  private producerStateLoaded = false;
 
   private constructor(
     options: PartitionLogOptions,
@@ -254,7 +259,6 @@ export class PartitionLog {
       for (const segment of segments) await segment.flush();
       await fs.syncDirectory(options.directory);
     }
-    await log.rebuildProducerState();
     return log;
   }
 
@@ -332,6 +336,7 @@ export class PartitionLog {
     origin: AppendOrigin,
   ): Promise<AppendResult> {
     this.checkUsable();
+    if (!this.producerStateLoaded) await this.rebuildProducerState();
     const now = this.clock();
     const firstOffset = this.logEndOffset;
     const appendTime = this.config.messageTimestampType === 'LogAppendTime' ? BigInt(now) : -1n;
@@ -433,8 +438,17 @@ export class PartitionLog {
     };
   }
 
+  /** The producer state, loaded first if this is its first use since the log was opened. */
+  loadProducerState(): Promise<ProducerStateManager> {
+    return this.serialize(async () => {
+      this.checkUsable();
+      if (!this.producerStateLoaded) await this.rebuildProducerState();
+      return this.producerState;
+    });
+  }
+
   /**
-   * Rebuilds the producer state for the log as it now is (on open, after a truncation): the
+   * Rebuilds the producer state for the log as it now is (on first use, after a truncation): the
    * latest snapshot at or below the log end, then the batch headers after it. Without a
    * snapshot (a log written before snapshots existed), the replay starts at the second-to-last
    * segment, so it stays bounded; producers seen only before it are forgotten, and then accepted
@@ -457,6 +471,7 @@ export class PartitionLog {
         }
       },
     });
+    this.producerStateLoaded = true;
   }
 
   /** Drops the state of producers idle for `producer.id.expiration.ms`; returns how many. */
@@ -883,7 +898,10 @@ export class PartitionLog {
       count++;
     }
     // Producer state is kept (until it expires), but snapshots of deleted segments go.
-    if (count > 0) await this.producerState.deleteSnapshotsBefore(this.segments[0]!.baseOffset);
+    // A snapshot that cannot be deleted now is left for the next deletion.
+    if (count > 0) {
+      await this.producerState.deleteSnapshotsBefore(this.segments[0]!.baseOffset).catch(() => {});
+    }
     return count;
   }
 
@@ -1061,7 +1079,8 @@ export class PartitionLog {
     this.pendingDeletes.clear();
     await Promise.all(this.deletions);
     if (this.failure === undefined) {
-      await this.snapshotProducerState(this.logEndOffset);
+      // Never loaded: nothing was appended since the open, the snapshots on disk still hold.
+      if (this.producerStateLoaded) await this.snapshotProducerState(this.logEndOffset);
       for (const segment of this.segments) await segment.close();
       this.recoveryPoint = this.logEndOffset;
     } else {

@@ -20,8 +20,9 @@
  *
  * State survives restarts through snapshots: `<20-digit offset>.snapshot` in the partition
  * directory (Kafka's name) holds the state of every batch below that offset. The log takes one
- * when it rolls a segment and when it closes; on open it loads the latest snapshot at or below
- * the log end and replays only the batch headers after it (`rebuild`). The file format is
+ * when it rolls a segment and when it closes; on first use after an open (and after a
+ * truncation) it loads the latest snapshot at or below the log end and replays only the batch
+ * headers after it (`rebuild`). The file format is
  * Brook's own (Kafka's keeps a single batch per producer; this one keeps all five, so retries
  * stay deduplicated across a restart). It is written atomically and guarded by a CRC-32C:
  *
@@ -264,12 +265,12 @@ export class ProducerStateManager {
   }
 
   /**
-   * Rebuilds the state for a log that ends at `endOffset` (on open, and after a truncation):
+   * Rebuilds the state for a log that ends at `endOffset` (on first use, after a truncation):
    * snapshots past the end are deleted (durably), the latest one left is loaded (a corrupt one
    * is deleted and the next older tried), then `replay` feeds the headers of the batches from
    * its offset to the end. Without a usable snapshot, replay starts at `fallbackStartOffset`,
    * which the log bounds (Kafka would scan the whole log). The result is snapshotted at the end
-   * when a replay was needed, so the next open finds it.
+   * when a replay was needed, so the next rebuild starts there.
    */
   async rebuild(options: {
     endOffset: bigint;
@@ -320,7 +321,10 @@ export class ProducerStateManager {
       append.commit(endOffset);
     }
     this.endOffset = endOffset;
-    if (snapshotOffset !== endOffset && replayedBatches > 0) await this.takeSnapshot(endOffset);
+    if (snapshotOffset !== endOffset && replayedBatches > 0) {
+      // Best effort: without it, the next rebuild replays the same batches again.
+      await this.takeSnapshot(endOffset).catch(() => {});
+    }
     return { snapshotOffset, replayedBatches };
   }
 }

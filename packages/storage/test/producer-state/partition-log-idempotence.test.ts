@@ -184,7 +184,9 @@ describe('PartitionLog with idempotent producers', () => {
     const reopened = await PartitionLog.open(
       options(fs, { cleanShutdown: true, recoveryPoint: 4n }),
     );
-    assert.deepEqual(replayed, []);
+    assert.deepEqual(replayed, [], 'opening reads no producer state');
+    await reopened.loadProducerState();
+    assert.deepEqual(replayed, [], 'the snapshot at the log end spares any replay');
     const retry = await send(reopened, last);
     assert.deepEqual([retry.duplicate, retry.firstOffset], [true, 2n]);
     await assert.rejects(
@@ -218,6 +220,8 @@ describe('PartitionLog with idempotent producers', () => {
     fs.crash();
     const replayed = countReplays(t);
     const reopened = await PartitionLog.open(options(fs, {}, { segmentBytes: 400 }));
+    assert.deepEqual(replayed, [], 'the state is loaded on first use');
+    await reopened.loadProducerState();
     assert.deepEqual(replayed, [segments.at(-1)], 'only the segment after the last snapshot');
     assert.equal(reopened.logEndOffset, 20n);
     let offset = 0n;
@@ -236,6 +240,29 @@ describe('PartitionLog with idempotent producers', () => {
       20n,
       'the rebuilt state was snapshotted at the log end',
     );
+    await reopened.close();
+  });
+
+  it('goes on appending when a snapshot cannot be written, and replays further back later', async (t) => {
+    const fs = new MemoryFileSystem();
+    const log = await PartitionLog.open(options(fs, {}, { segmentBytes: 300 }));
+    const batches = Array.from({ length: 9 }, (_, i) => producerBatch(12n, 0, i * 2, 2));
+    for (const bytes of batches.slice(0, 4)) await send(log, bytes);
+    assert.deepEqual(log.producerState.snapshotOffsets, [6n]);
+    fs.failNextSync(/\.snapshot\.tmp$/);
+    for (const bytes of batches.slice(4)) await send(log, bytes);
+    assert.deepEqual(log.segmentBaseOffsets, [0n, 6n, 12n]);
+    assert.deepEqual(log.producerState.snapshotOffsets, [6n], 'the snapshot at 12 failed');
+    await log.flush();
+    fs.crash();
+    const reopened = await PartitionLog.open(options(fs, {}, { segmentBytes: 300 }));
+    const replayed = countReplays(t);
+    await reopened.loadProducerState();
+    assert.deepEqual(replayed, [6n, 12n], 'from the snapshot at 6');
+    for (let i = 4; i < batches.length; i++) {
+      const retry = await send(reopened, batches[i]!);
+      assert.deepEqual([retry.duplicate, retry.firstOffset], [true, BigInt(i * 2)]);
+    }
     await reopened.close();
   });
 
@@ -382,6 +409,7 @@ describe('PartitionLog producer state across crashes', () => {
         await Promise.allSettled(inFlight);
         log = await PartitionLog.open(options(fs, { recoveryPoint }, config));
         const expected = await stateFromWholeLog(log);
+        await log.loadProducerState();
         assert.equal(log.producerState.producerCount, expected.size, `seed ${seed}`);
         for (const [producerId, entry] of expected) {
           const actual = log.producerState.entry(producerId);
@@ -449,7 +477,8 @@ describe('LogManager and producer state', () => {
       cleanerBackoffMs: 0,
       clock: () => now,
     });
-    assert.equal(restarted.get({ topic: 't', partition: 0 })?.producerState.producerCount, 0);
+    const state = await restarted.get({ topic: 't', partition: 0 })?.loadProducerState();
+    assert.equal(state?.producerCount, 0);
     await restarted.shutdown();
   });
 });
