@@ -171,6 +171,37 @@ describe('broker', () => {
     );
   });
 
+  it('refuses batches Produce v3+ cannot carry with the codes Kafka gives', async (t) => {
+    const { port } = await startTestBroker(t);
+    const client = await RawClient.connect(port);
+    t.after(() => client.close());
+    await createTopic(client, 'strict');
+    const send = async (bytes: Buffer) => {
+      const response = await client.request(ApiKey.Produce, 9, ProduceRequest, ProduceResponse, {
+        acks: -1,
+        timeoutMs: 1000,
+        topicData: [{ name: 'strict', partitionData: [{ index: 0, records: bytes }] }],
+      });
+      return response.responses[0]!.partitionResponses[0]!.errorCode;
+    };
+    const oldMagic = records(['a']);
+    oldMagic[16] = 1;
+    assert.equal(await send(oldMagic), ErrorCode.INVALID_RECORD);
+    const badMagic = records(['a']);
+    badMagic[16] = 17;
+    assert.equal(await send(badMagic), ErrorCode.CORRUPT_MESSAGE);
+    assert.equal(
+      await send(Buffer.concat([records(['a']), records(['b'])])),
+      ErrorCode.INVALID_RECORD,
+    );
+    assert.equal(await send(records(['ok'])), ErrorCode.NONE);
+    assert.deepEqual(
+      valuesIn(await fetch(client, 'strict', 0, 0n)),
+      ['ok'],
+      'nothing refused was written',
+    );
+  });
+
   it('sends nothing back for acks=0 and keeps answering later requests in order', async (t) => {
     const { port } = await startTestBroker(t);
     const client = await RawClient.connect(port);

@@ -14,7 +14,13 @@
 //   the same codes at every version (Kafka's produce path maps nothing by version for them;
 //   UNKNOWN_PRODUCER_ID is gone since Kafka 2.5: a producer without state is accepted).
 // * Not yet: transactions (transactional batches are checked like idempotent ones).
-import { ApiKey, ErrorCode, ProduceRequest, ProduceResponse } from '@brook/protocol';
+import {
+  ApiKey,
+  ErrorCode,
+  LOG_OVERHEAD_BYTES,
+  ProduceRequest,
+  ProduceResponse,
+} from '@brook/protocol';
 import { LogError } from '@brook/storage';
 import { convertProduceRecords } from '../records/legacy-conversion.ts';
 import { defineHandler, type RequestContext } from './registry.ts';
@@ -54,6 +60,11 @@ async function appendPartition(
     if ('errorCode' in converted) return failed(converted.errorCode, converted.errorMessage);
     records = converted.records;
   }
+  const batchCount = countBatches(records);
+  if (batchCount > 1) {
+    // Kafka's LogValidator: from v3 on, a partition's records are exactly one batch.
+    return failed(ErrorCode.INVALID_RECORD, `expected one record batch, got ${batchCount}`);
+  }
   try {
     const result = await log.append(records, { leaderEpoch: 0 });
     if (acks === -1) {
@@ -81,6 +92,19 @@ async function appendPartition(
     context.logger.log('error', 'append failed', { topic, partition: index, error: String(error) });
     return failed(ErrorCode.KAFKA_STORAGE_ERROR, 'the log is offline');
   }
+}
+
+/** How many batches the records hold, by their length fields (validation happens on append). */
+function countBatches(records: Buffer): number {
+  let count = 0;
+  let position = 0;
+  while (position + LOG_OVERHEAD_BYTES <= records.length) {
+    const length = records.readInt32BE(position + 8);
+    if (length <= 0) break;
+    position += LOG_OVERHEAD_BYTES + length;
+    count++;
+  }
+  return count;
 }
 
 /**

@@ -504,9 +504,11 @@ export class PartitionLog {
       }
       const magic = records.readInt8(position + 16);
       if (magic !== RECORD_BATCH_MAGIC) {
+        // As Kafka: an old format where v2 is required is an invalid record; any other magic
+        // byte means the bytes are not a batch at all.
         throw new LogError(
-          ErrorCode.UNSUPPORTED_FOR_MESSAGE_FORMAT,
-          `the log stores magic v2 batches; got magic ${magic} (convert before appending)`,
+          magic === 0 || magic === 1 ? ErrorCode.INVALID_RECORD : ErrorCode.CORRUPT_MESSAGE,
+          `the log stores magic v2 batches; got magic ${magic}`,
         );
       }
       const sizeBytes = LOG_OVERHEAD_BYTES + records.readInt32BE(position + 8);
