@@ -63,8 +63,12 @@ export class TimeIndex {
     return this.entries.length;
   }
 
+  /**
+   * Full one entry early, as Kafka's time index: the last slot is kept for the segment's final
+   * max timestamp (`maybeAppend` with `final`), so it survives a restart.
+   */
   get isFull(): boolean {
-    return this.entries.isFull;
+    return this.entries.length >= Math.max(1, this.entries.maxEntries - 1);
   }
 
   get memoryBytes(): number {
@@ -85,9 +89,12 @@ export class TimeIndex {
     return this.entries.bytesView.readInt32BE(this.entries.at(i) + 8);
   }
 
-  /** Adds an entry when `timestamp` is larger than the last one (otherwise nothing to record). */
-  maybeAppend(timestamp: bigint, offset: bigint): void {
-    if (this.entries.isFull) return;
+  /**
+   * Adds an entry when `timestamp` is larger than the last one (otherwise nothing to record).
+   * `final` (when the segment stops taking appends) may use the slot kept in reserve.
+   */
+  maybeAppend(timestamp: bigint, offset: bigint, options: { final?: boolean } = {}): void {
+    if (options.final === true ? this.entries.isFull : this.isFull) return;
     const last = this.lastTimestamp;
     if (last !== undefined && timestamp <= last) return;
     const relative = Number(offset - this.baseOffset);

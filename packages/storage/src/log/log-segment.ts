@@ -476,7 +476,19 @@ export class LogSegment {
   }
 
   /** Flushes everything and closes the segment's files (it can be reopened with `open`). */
+  /**
+   * The segment takes no more appends (a roll, or the log closing): its final max timestamp goes
+   * into the time index, so a restart knows it without scanning the log (as Kafka's
+   * onBecomeInactiveSegment).
+   */
+  recordFinalTimestamp(): void {
+    if (this.maxTimestamp >= 0n) {
+      this.timeIndex.maybeAppend(this.maxTimestamp, this.offsetOfMaxTimestamp, { final: true });
+    }
+  }
+
   async close(): Promise<void> {
+    this.recordFinalTimestamp();
     await this.writeIndexes({ sync: true });
     const pool = this.options.pool;
     await pool.use(this.logPath, (file) => file.sync());

@@ -625,6 +625,7 @@ export class PartitionLog {
     // new file durable, and a crash must not keep it while losing the end of this one, a hole
     // recovery cannot see. Kafka flushes on a roll too. Through `flush`, so that this fsync never
     // runs beside another one (after a failed fsync, a later one succeeds without the data).
+    this.activeSegment.recordFinalTimestamp();
     await this.flush();
     this.segments.push(await LogSegment.create(baseOffset, this.segmentOptions()));
     await this.snapshotProducerState(baseOffset);
