@@ -73,6 +73,8 @@ export class LogSegment {
   firstBatchTimestamp: bigint | undefined;
   /** When the segment was created or opened, for `segment.ms` when batches carry no time. */
   readonly createdMs: number;
+  /** A random fraction (0..1) of `segment.jitter.ms` this segment rolls early by, as Kafka. */
+  readonly rollJitterFraction = Math.random();
   private bytesSinceLastIndexEntry = 0;
 
   private constructor(baseOffset: bigint, options: SegmentOptions) {

@@ -42,6 +42,7 @@ export type PartitionLogConfig = Pick<
   LogConfig,
   | 'segmentBytes'
   | 'segmentMs'
+  | 'segmentJitterMs'
   | 'segmentIndexBytes'
   | 'indexIntervalBytes'
   | 'maxMessageBytes'
@@ -612,7 +613,11 @@ export class PartitionLog {
         ? Number(append.maxTimestamp - first)
         : append.now - active.createdMs;
     const full = active.size + bytes > this.config.segmentBytes;
-    const old = waitedMs > this.config.segmentMs;
+    // segment.jitter.ms spreads the time-based rolls of many partitions apart.
+    const jitterMs = Math.floor(
+      active.rollJitterFraction * Math.min(this.config.segmentJitterMs, this.config.segmentMs),
+    );
+    const old = waitedMs > this.config.segmentMs - jitterMs;
     const overflow = append.lastOffset - active.baseOffset > 0x7fffffffn;
     if (!full && !old && !overflow && !active.indexIsFull) return;
     await this.roll(append.firstOffset);
