@@ -5,13 +5,15 @@
  *
  * 1. Throughput, flush policy never: 16-record batches of 1 KiB values (about 16 KiB each)
  *    appended one after another, against sequential positional writes of the same chunks to one
- *    file with node:fs/promises. BROOK_BENCH_APPEND_MB (default 256) per run, three runs each.
+ *    file with node:fs/promises (the same asynchronous call NodeFileSystem makes), and, for scale,
+ *    with fs.writeSync. BROOK_BENCH_APPEND_MB (default 256) per run, three runs each.
  * 2. Durable appends, `flush.messages=1`: N appenders each waiting for `durable` before its next
  *    append (concurrent ones share fsyncs), against a loop of 16 KiB write + fdatasync.
  *    BROOK_BENCH_SYNC_MS (default 2000) per row.
  *
  * Not part of `npm test`. Figures and how they were taken: bench/README.md.
  */
+import { closeSync, openSync, writeSync } from 'node:fs';
 import { open } from 'node:fs/promises';
 import { join } from 'node:path';
 import {
@@ -52,6 +54,24 @@ async function rawWrites(directory: string): Promise<number> {
   }
   const elapsed = performance.now() - started;
   await file.close();
+  return elapsed;
+}
+
+/**
+ * The same writes with `fs.writeSync`, for scale only: it skips the thread-pool round trip that
+ * every asynchronous write (Brook's included) pays, and blocks the event loop. Milliseconds.
+ */
+function rawWritesSync(directory: string): number {
+  const fd = openSync(join(directory, 'raw-sync.log'), 'w+');
+  const started = performance.now();
+  let position = 0;
+  for (let i = 0; i < appends; i++) {
+    const chunk = batches[i % batches.length]!;
+    writeSync(fd, chunk, 0, chunk.length, position);
+    position += chunk.length;
+  }
+  const elapsed = performance.now() - started;
+  closeSync(fd);
   return elapsed;
 }
 
@@ -135,12 +155,14 @@ for (let run = 1; run <= RUNS; run++) {
     }
     const raw = times.raw!;
     const brook = times.brook!;
+    const sync = rawWritesSync(directory);
     const records = appends * RECORDS_PER_BATCH;
     throughputRows.push([
       `run ${run}`,
       `${mbPerSecond(bytes, brook)}, ${si((records / brook) * 1000)} records/s`,
       `${mbPerSecond(bytes, raw)}, ${si((records / raw) * 1000)} records/s`,
       percent(raw / brook),
+      mbPerSecond(bytes, sync),
     ]);
   } finally {
     removeDirectory(directory);
@@ -148,7 +170,7 @@ for (let run = 1; run <= RUNS; run++) {
 }
 printTable(
   'Append throughput, flush never (page cache)',
-  ['', 'PartitionLog.append', 'raw fs writes', 'Brook / raw'],
+  ['', 'PartitionLog.append', 'raw fs/promises writes', 'Brook / raw', '(raw writeSync)'],
   throughputRows,
 );
 

@@ -5,7 +5,8 @@
  *   npx node bench/storage-read.bench.ts
  *
  * The log (BROOK_BENCH_READ_MB, default 256, of 16 KiB batches of 1 KiB records) is written once
- * and closed; it is then read from the page cache, three runs each, alternating which goes first.
+ * and closed; after three warm-up passes it is read from the page cache, five runs each,
+ * alternating which goes first.
  *
  * Not part of `npm test`. Figures and how they were taken: bench/README.md.
  */
@@ -31,7 +32,7 @@ import {
 } from './storage-common.ts';
 
 const TOTAL_BYTES = env('BROOK_BENCH_READ_MB', 256) * MIB;
-const RUNS = env('BROOK_BENCH_RUNS', 3);
+const RUNS = env('BROOK_BENCH_RUNS', 5);
 const MAX_BYTES = MIB;
 
 /** The offset after the last batch of `records` (whole batches). */
@@ -104,7 +105,11 @@ try {
       `${log.logEndOffset} records, batches of ${batches[0]!.length} bytes; maxBytes ${MAX_BYTES}`,
   );
   await log.close();
-  await brookRead(directory); // warm both the page cache and the JIT
+  // Warm the page cache and the JIT (the first passes run up to 2× slower).
+  for (let pass = 0; pass < 3; pass++) {
+    await brookRead(directory);
+    await rawRead(segmentPaths);
+  }
   const rows: string[][] = [];
   for (let run = 1; run <= RUNS; run++) {
     const order = run % 2 === 1 ? ['brook', 'raw'] : ['raw', 'brook'];
