@@ -2,8 +2,8 @@
  * Start time of the log manager after a clean shutdown with many partitions (default 10,000,
  * each with one small segment), next to a reference run in the same process: just listing the
  * partition directories and stat-ing their log files, which any start must at least do.
- * Also the start time after an unclean shutdown (no marker: the active segments are recovered),
- * and the memory the open logs hold per partition.
+ * Also the start time after an unclean shutdown (no marker: the active segments are recovered).
+ * Memory per partition: storage-recovery.bench.ts.
  *
  * Run: npm run bench -- storage-start   (BROOK_BENCH_PARTITIONS=2000 for a shorter run)
  */
@@ -54,11 +54,9 @@ async function main(): Promise<void> {
     }
     const listMs = performance.now() - t;
 
-    const heapBefore = process.memoryUsage().heapUsed;
     t = performance.now();
     const clean = await LogManager.start(options(dataDirectory));
     const cleanMs = performance.now() - t;
-    const heapPerPartition = (process.memoryUsage().heapUsed - heapBefore) / PARTITIONS;
     await clean.shutdown();
 
     // Unclean: remove the marker, as a crash would have left it absent.
@@ -73,9 +71,6 @@ async function main(): Promise<void> {
     console.log(`  reference: list directories + stat logs ${listMs.toFixed(0)} ms`);
     console.log(`  start after a clean shutdown           ${cleanMs.toFixed(0)} ms`);
     console.log(`  start after a crash (recovery)         ${uncleanMs.toFixed(0)} ms`);
-    console.log(
-      `  heap per open partition                ${(heapPerPartition / 1024).toFixed(1)} KiB`,
-    );
   } finally {
     rmSync(dataDirectory, { recursive: true, force: true });
   }
