@@ -202,6 +202,18 @@ describe('broker', () => {
     );
   });
 
+  it('caps a fetch response at fetch.max.bytes whatever the client asks for', async (t) => {
+    const { port } = await startTestBroker(t, { properties: { 'fetch.max.bytes': '2048' } });
+    const client = await RawClient.connect(port);
+    t.after(() => client.close());
+    await createTopic(client, 'capped');
+    for (let i = 0; i < 10; i++) await produce(client, 'capped', 0, ['x'.repeat(900)]);
+    const response = await fetch(client, 'capped', 0, 0n);
+    const bytes = response.responses[0]?.partitions[0]?.records?.length ?? 0;
+    assert.ok(bytes > 0 && bytes <= 2048, `returned ${bytes} bytes`);
+    assert.ok(valuesIn(response).length >= 1, 'the first batch still comes back');
+  });
+
   it('sends nothing back for acks=0 and keeps answering later requests in order', async (t) => {
     const { port } = await startTestBroker(t);
     const client = await RawClient.connect(port);

@@ -39,6 +39,8 @@ export interface BrokerConfig {
   readonly logFlushSchedulerIntervalMs: number;
   /** `log.cleaner.dedupe.buffer.size`. */
   readonly logCleanerDedupeBufferBytes: number;
+  /** `fetch.max.bytes`: the cap on a fetch response, whatever the client asks for. */
+  readonly fetchMaxBytes: number;
   /** `log.cleaner.backoff.ms`. */
   readonly logCleanerBackoffMs: number;
   /** `producer.id.expiration.ms`: a partition forgets a producer idle this long. */
@@ -61,10 +63,18 @@ export interface BrokerConfig {
   readonly properties: Readonly<Record<string, string>>;
 }
 
+/** DescribeConfigs' type of a broker property. */
+export type BrokerSettingType = 'int' | 'long' | 'boolean' | 'string';
+
 interface Setting<T> {
+  readonly type: BrokerSettingType;
+  readonly doc: string;
+  /** Kafka's property names; the first one wins when several are set. */
   readonly names: readonly string[];
   readonly fallback: T;
   readonly parse: (text: string, name: string) => T;
+  /** The value DescribeConfigs shows, when it is not the typed field of the same key. */
+  readonly describe?: (config: BrokerConfig) => string | null;
 }
 
 function integer(min: number, max = Number.MAX_SAFE_INTEGER) {
@@ -92,89 +102,197 @@ function boolean(text: string, name: string): boolean {
 const text = (value: string): string => value.trim();
 
 const SETTINGS = {
-  nodeId: { names: ['node.id', 'broker.id'], fallback: 1, parse: integer(0) },
+  nodeId: {
+    type: 'int',
+    doc: 'The id of this node.',
+    names: ['node.id', 'broker.id'],
+    fallback: 1,
+    parse: integer(0),
+  },
   dataDirectory: {
+    type: 'string',
+    doc: 'The directories of the log data; Brook uses the first.',
     names: ['log.dirs', 'log.dir'],
     fallback: './brook-data',
     parse: (value: string) => value.split(',')[0]!.trim(),
   },
-  numPartitions: { names: ['num.partitions'], fallback: 1, parse: integer(1) },
+  numPartitions: {
+    type: 'int',
+    doc: 'The default number of partitions of a new topic.',
+    names: ['num.partitions'],
+    fallback: 1,
+    parse: integer(1),
+  },
   defaultReplicationFactor: {
+    type: 'int',
+    doc: 'The default replication factor of a new topic.',
     names: ['default.replication.factor'],
     fallback: 1,
     parse: integer(1),
   },
-  autoCreateTopicsEnable: { names: ['auto.create.topics.enable'], fallback: true, parse: boolean },
-  deleteTopicEnable: { names: ['delete.topic.enable'], fallback: true, parse: boolean },
+  autoCreateTopicsEnable: {
+    type: 'boolean',
+    doc: 'Create a topic when a Metadata request names one that does not exist.',
+    names: ['auto.create.topics.enable'],
+    fallback: true,
+    parse: boolean,
+  },
+  deleteTopicEnable: {
+    type: 'boolean',
+    doc: 'Allow DeleteTopics; when false, deletions are refused (TOPIC_DELETION_DISABLED).',
+    names: ['delete.topic.enable'],
+    fallback: true,
+    parse: boolean,
+  },
   socketRequestMaxBytes: {
+    type: 'int',
+    doc: 'The largest request accepted; a larger one closes the connection.',
     names: ['socket.request.max.bytes'],
     fallback: 104857600,
     parse: integer(1),
   },
   connectionsMaxIdleMs: {
+    type: 'long',
+    doc: 'Close connections that have been idle this long.',
     names: ['connections.max.idle.ms'],
     fallback: 600000,
     parse: integer(-1),
   },
   maxInFlightRequestsPerConnection: {
+    type: 'int',
+    doc: 'Requests a connection may have in flight before Brook stops reading from it.',
     names: ['brook.max.in.flight.requests.per.connection'],
     fallback: 100,
     parse: integer(1),
   },
   offsetsTopicNumPartitions: {
+    type: 'int',
+    doc: 'The number of partitions of the committed offsets topic.',
     names: ['offsets.topic.num.partitions'],
     fallback: 50,
     parse: integer(1),
   },
   groupInitialRebalanceDelayMs: {
+    type: 'int',
+    doc: 'How long the group coordinator waits for more members before the first rebalance.',
     names: ['group.initial.rebalance.delay.ms'],
     fallback: 3000,
     parse: integer(0),
   },
   logRetentionCheckIntervalMs: {
+    type: 'long',
+    doc: 'How often the logs are checked for segments to delete.',
     names: ['log.retention.check.interval.ms'],
     fallback: 300000,
     parse: integer(1),
   },
   logFlushSchedulerIntervalMs: {
+    type: 'long',
+    doc: 'How often the logs are checked for data to flush (flush.ms).',
     names: ['log.flush.scheduler.interval.ms'],
     fallback: 1000,
     parse: integer(1),
   },
   logCleanerDedupeBufferBytes: {
+    type: 'long',
+    doc: 'Memory of the log cleaner offset map.',
     names: ['log.cleaner.dedupe.buffer.size'],
     fallback: 134217728,
     parse: integer(1024),
   },
-  logCleanerBackoffMs: { names: ['log.cleaner.backoff.ms'], fallback: 15000, parse: integer(0) },
+  logCleanerBackoffMs: {
+    type: 'long',
+    doc: 'How often the log cleaner looks for a log to compact.',
+    names: ['log.cleaner.backoff.ms'],
+    fallback: 15000,
+    parse: integer(0),
+  },
   producerIdExpirationMs: {
+    type: 'int',
+    doc: 'A partition forgets the state of a producer idle this long.',
     names: ['producer.id.expiration.ms'],
     fallback: 86400000,
     parse: integer(1, 2147483647),
   },
   producerIdExpirationCheckIntervalMs: {
+    type: 'int',
+    doc: 'How often expired producer state is removed.',
     names: ['producer.id.expiration.check.interval.ms'],
     fallback: 600000,
     parse: integer(1, 2147483647),
   },
   maxIncrementalFetchSessionCacheSlots: {
+    type: 'int',
+    doc: 'The most incremental fetch sessions kept.',
     names: ['max.incremental.fetch.session.cache.slots'],
     fallback: 1000,
     parse: integer(0),
   },
   incrementalFetchSessionEvictionMs: {
+    type: 'long',
+    doc: 'A fetch session unused this long is removed (or evicted by a larger one).',
     names: ['brook.incremental.fetch.session.eviction.ms'],
     fallback: 120000,
     parse: integer(1),
   },
   incrementalFetchSessionCacheMaxPartitions: {
+    type: 'int',
+    doc: 'The partitions cached over all incremental fetch sessions.',
     names: ['brook.incremental.fetch.session.cache.max.partitions'],
     fallback: 100000,
     parse: integer(0),
   },
-  listeners: { names: ['listeners'], fallback: 'PLAINTEXT://127.0.0.1:9092', parse: text },
-  advertisedListeners: { names: ['advertised.listeners'], fallback: '', parse: text },
+  fetchMaxBytes: {
+    type: 'int',
+    doc: 'The most bytes of records one fetch response holds, whatever the client asks for.',
+    names: ['fetch.max.bytes'],
+    fallback: 57671680,
+    parse: integer(1024),
+  },
+  listeners: {
+    type: 'string',
+    doc: 'The listener the broker accepts connections on.',
+    names: ['listeners'],
+    fallback: 'PLAINTEXT://127.0.0.1:9092',
+    parse: text,
+    describe: (c: BrokerConfig) => listener(c.host, c.port),
+  },
+  advertisedListeners: {
+    type: 'string',
+    doc: 'The listener clients are told to connect to, when it differs from listeners.',
+    names: ['advertised.listeners'],
+    fallback: '',
+    parse: text,
+    describe: (c: BrokerConfig) =>
+      Object.hasOwn(c.properties, 'advertised.listeners')
+        ? listener(c.advertisedHost, c.advertisedPort)
+        : null,
+  },
 } satisfies Record<string, Setting<unknown>>;
+
+const listener = (host: string, port: number): string =>
+  `PLAINTEXT://${host.includes(':') ? `[${host}]` : host}:${port}`;
+
+/** A broker property as DescribeConfigs lists it, with the value the running broker uses. */
+export interface BrokerSettingDescription {
+  readonly name: string;
+  readonly type: BrokerSettingType;
+  readonly doc: string;
+  readonly value: (config: BrokerConfig) => string | null;
+}
+
+/** Every property the typed config reads, under each of its names. */
+export const BROKER_SETTINGS: readonly BrokerSettingDescription[] = Object.entries(
+  SETTINGS,
+).flatMap(([key, setting]: [string, Setting<unknown>]) =>
+  setting.names.map((name) => ({
+    name,
+    type: setting.type,
+    doc: setting.doc,
+    value:
+      setting.describe ?? ((config: BrokerConfig) => String(config[key as keyof BrokerConfig])),
+  })),
+);
 
 /** `PLAINTEXT://host:port` (the first listener) → host and port. */
 function parseListener(value: string, name: string): { host: string; port: number } {

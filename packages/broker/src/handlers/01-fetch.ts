@@ -1,7 +1,8 @@
 // Fetch: v0-17
 // * Long poll: waits up to `max_wait_ms` for `min_bytes`, woken by appends. As in Kafka, it
 //   answers at once when a read fails or when no partition named can be read.
-// * Limits: `max_bytes` for the response (v3+) and `partition_max_bytes` per partition; from v3
+// * Limits: `max_bytes` for the response (v3+), capped by the broker's `fetch.max.bytes`, and
+//   `partition_max_bytes` per partition; from v3
 //   the first batch of the first partition with data comes back even when larger (KIP-74).
 // * Sessions (KIP-227): kept in `broker.fetchSessions` (fetch/fetch-session-cache.ts, which
 //   states the id and epoch rules). An incremental fetch reads every partition of its session
@@ -95,7 +96,10 @@ async function readOnce(
   version: number,
 ): Promise<ReadOutcome> {
   const broker = context.broker;
-  let budget = version >= 3 ? request.maxBytes : Number.MAX_SAFE_INTEGER;
+  // The broker's fetch.max.bytes bounds what one response reads into memory, whatever the
+  // client asks for (v0-2 have no max_bytes at all); the first batch still comes back whole.
+  const asked = version >= 3 ? request.maxBytes : Number.MAX_SAFE_INTEGER;
+  let budget = Math.min(asked, broker.config.fetchMaxBytes);
   let bytes = 0;
   let readable = 0;
   let readError = false;
