@@ -13,6 +13,7 @@ import {
   encodeDynamicBrokerConfigs,
 } from './config/config-resources.ts';
 import { FetchSessionCache } from './fetch/fetch-session-cache.ts';
+import { GroupCoordinator } from './group/group-coordinator.ts';
 import type { HandlerRegistry } from './handlers/registry.ts';
 import type { Logger } from './logger.ts';
 import type { MetadataStore, TopicMetadata } from './metadata/metadata-store.ts';
@@ -53,6 +54,9 @@ export class BrokerContext {
   readonly fetchSessions: FetchSessionCache;
   /** Producer ids for InitProducerId, reserved in blocks in the metadata store. */
   readonly producerIds: ProducerIdManager;
+  /** Consumer groups and committed offsets (in `__consumer_offsets`). */
+  readonly groups: GroupCoordinator;
+  private offsetsTopicCreation: Promise<number> | undefined;
   private readonly appendWaiters = new Set<() => void>();
   /** The broker defaults of topic configs with the dynamic broker configs applied (cached). */
   private brokerLog: LogConfig | undefined;
@@ -74,6 +78,19 @@ export class BrokerContext {
     this.logger = options.logger;
     this.registry = options.registry;
     this.producerIds = new ProducerIdManager(options.metadata);
+    this.groups = new GroupCoordinator({
+      config: options.config,
+      logger: options.logger,
+      offsetsTopic: {
+        partitionCount: () => this.metadata.topic(CONSUMER_OFFSETS_TOPIC)?.partitionCount,
+        ensureTopic: () => this.ensureOffsetsTopic(),
+        log: (partition) => this.partitionLog(CONSUMER_OFFSETS_TOPIC, partition),
+        partitionExists: (topic, partition) => {
+          const metadata = this.metadata.topic(topic);
+          return metadata !== undefined && partition >= 0 && partition < metadata.partitionCount;
+        },
+      },
+    });
     this.fetchSessions = new FetchSessionCache({
       maxSlots: options.config.maxIncrementalFetchSessionCacheSlots,
       evictionMs: options.config.incrementalFetchSessionEvictionMs,
@@ -235,6 +252,37 @@ export class BrokerContext {
     return { topic };
   }
 
+  /**
+   * Creates `__consumer_offsets` (compacted, `offsets.topic.num.partitions` partitions) unless it
+   * exists; its partition count. Concurrent callers share one creation.
+   */
+  ensureOffsetsTopic(): Promise<number> {
+    const existing = this.metadata.topic(CONSUMER_OFFSETS_TOPIC);
+    if (existing) return Promise.resolve(existing.partitionCount);
+    this.offsetsTopicCreation ??= this.exclusive(async () => {
+      const result = await this.createTopic({
+        name: CONSUMER_OFFSETS_TOPIC,
+        partitions: this.config.offsetsTopicNumPartitions,
+        replicationFactor: 1,
+        configs: {
+          'cleanup.policy': 'compact',
+          'segment.bytes': String(this.config.offsetsTopicSegmentBytes),
+          'compression.type': 'producer',
+        },
+        validateOnly: false,
+        isInternal: true,
+      });
+      const topic = this.metadata.topic(CONSUMER_OFFSETS_TOPIC);
+      if (topic === undefined) {
+        throw new Error(`cannot create ${CONSUMER_OFFSETS_TOPIC}: ${result.error?.errorMessage}`);
+      }
+      return topic.partitionCount;
+    }).finally(() => {
+      this.offsetsTopicCreation = undefined;
+    });
+    return this.offsetsTopicCreation;
+  }
+
   /** Creates a topic with the broker defaults when auto-creation allows it. */
   async autoCreateTopic(name: string): Promise<TopicError | undefined> {
     if (this.metadata.topic(name)) return undefined;
@@ -256,6 +304,7 @@ export class BrokerContext {
     for (let partition = 0; partition < topic.partitionCount; partition++) {
       await this.logs.delete({ topic: name, partition });
     }
+    await this.groups.onTopicDeleted(name);
     this.logger.log('info', 'topic deleted', { topic: name });
   }
 

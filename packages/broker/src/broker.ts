@@ -74,6 +74,7 @@ export class Broker {
       context = new BrokerContext({ config, metadata, logs, logger, registry });
       // Logs opened before the context existed used the broker defaults: apply topic overrides.
       for (const topic of metadata.topics()) logs.reconfigure(topic.name);
+      context.groups.start();
       const broker = new Broker(context, server, options.shutdownGraceMs ?? 5000);
       let nextId = 0;
       server.on('connection', (socket: Socket) => broker.accept(socket, `c${++nextId}`));
@@ -120,6 +121,8 @@ export class Broker {
       const logger = this.context.logger;
       logger.log('info', 'broker stopping', { connections: this.connections.size });
       const closed = new Promise<void>((resolve) => this.server.close(() => resolve()));
+      // JoinGroups and SyncGroups waiting on a rebalance are answered, so connections drain.
+      this.context.groups.shutdown();
       let timer: ReturnType<typeof setTimeout> | undefined;
       await Promise.race([
         Promise.all([...this.connections].map((connection) => connection.drain())),
@@ -130,6 +133,7 @@ export class Broker {
       clearTimeout(timer);
       for (const connection of this.connections) connection.close('broker shutdown');
       await closed;
+      await this.context.groups.whenLoaded();
       await this.context.logs.shutdown();
       logger.log('info', 'broker stopped');
     })();

@@ -32,7 +32,21 @@ export interface BrokerConfig {
   readonly maxInFlightRequestsPerConnection: number;
   /** `offsets.topic.num.partitions`. */
   readonly offsetsTopicNumPartitions: number;
+  /** `group.initial.rebalance.delay.ms`: the wait for more members before a new group's first rebalance. */
   readonly groupInitialRebalanceDelayMs: number;
+  /** `group.min.session.timeout.ms` / `group.max.session.timeout.ms`: the session timeouts members may ask for. */
+  readonly groupMinSessionTimeoutMs: number;
+  readonly groupMaxSessionTimeoutMs: number;
+  /** `group.max.size`: the most members of one group. */
+  readonly groupMaxSize: number;
+  /** `offsets.topic.segment.bytes`. */
+  readonly offsetsTopicSegmentBytes: number;
+  /** `offsets.retention.minutes`: how long offsets of an empty group are kept. */
+  readonly offsetsRetentionMinutes: number;
+  /** `offsets.retention.check.interval.ms`. */
+  readonly offsetsRetentionCheckIntervalMs: number;
+  /** `offset.metadata.max.bytes`: the longest metadata string of a committed offset. */
+  readonly offsetMetadataMaxBytes: number;
   /** `log.retention.check.interval.ms`. */
   readonly logRetentionCheckIntervalMs: number;
   /** `log.flush.scheduler.interval.ms`. */
@@ -177,6 +191,55 @@ const SETTINGS = {
     doc: 'How long the group coordinator waits for more members before the first rebalance.',
     names: ['group.initial.rebalance.delay.ms'],
     fallback: 3000,
+    parse: integer(0),
+  },
+  groupMinSessionTimeoutMs: {
+    type: 'int',
+    doc: 'The shortest session timeout a group member may ask for.',
+    names: ['group.min.session.timeout.ms'],
+    fallback: 6000,
+    parse: integer(0),
+  },
+  groupMaxSessionTimeoutMs: {
+    type: 'int',
+    doc: 'The longest session timeout a group member may ask for.',
+    names: ['group.max.session.timeout.ms'],
+    fallback: 1800000,
+    parse: integer(0),
+  },
+  groupMaxSize: {
+    type: 'int',
+    doc: 'The most members a group may have.',
+    names: ['group.max.size'],
+    fallback: 2147483647,
+    parse: integer(1),
+  },
+  offsetsTopicSegmentBytes: {
+    type: 'int',
+    doc: 'The segment size of the committed offsets topic.',
+    names: ['offsets.topic.segment.bytes'],
+    fallback: 104857600,
+    parse: integer(1024),
+  },
+  offsetsRetentionMinutes: {
+    type: 'int',
+    doc: 'Committed offsets of a group that has been empty this long are removed.',
+    names: ['offsets.retention.minutes'],
+    fallback: 10080,
+    parse: integer(1),
+  },
+  offsetsRetentionCheckIntervalMs: {
+    type: 'long',
+    doc: 'How often committed offsets are checked for expiry.',
+    names: ['offsets.retention.check.interval.ms'],
+    fallback: 600000,
+    parse: integer(1),
+  },
+  offsetMetadataMaxBytes: {
+    type: 'int',
+    doc: 'The longest metadata string a committed offset may carry.',
+    names: ['offset.metadata.max.bytes'],
+    fallback: 4096,
     parse: integer(0),
   },
   logRetentionCheckIntervalMs: {

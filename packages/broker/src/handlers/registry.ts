@@ -13,6 +13,8 @@ export interface RequestContext {
   readonly header: RequestHeader;
   readonly apiVersion: number;
   readonly connectionId: string;
+  /** The client's address as Kafka shows it (`/127.0.0.1`): group members' client host. */
+  readonly clientHost: string;
   readonly logger: Logger;
   /** Aborted when the connection closes (long polls stop waiting). */
   readonly signal: AbortSignal;

@@ -174,6 +174,7 @@ export class Connection {
         header,
         apiVersion: version,
         connectionId: this.id,
+        clientHost: `/${this.socket.remoteAddress ?? ''}`,
         logger: this.logger,
         signal: this.abort.signal,
       });
