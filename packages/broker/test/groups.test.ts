@@ -46,7 +46,10 @@ import {
   SyncGroupResponse,
   Writer,
 } from '@brook/protocol';
+import { parseBrokerConfig } from '../src/config/broker-config.ts';
+import { GroupCoordinator } from '../src/group/group-coordinator.ts';
 import { decodeOffsetsTopicRecord, offsetsPartitionFor } from '../src/group/group-records.ts';
+import { silentLogger } from '../src/logger.ts';
 import { RawClient, startTestBroker, type TestBroker } from './helpers.ts';
 
 const FAST = {
@@ -847,6 +850,77 @@ describe('group coordinator', () => {
     assert.equal(groups.groupState('old'), 'Empty');
     assert.equal(await groups.cleanupExpiredOffsets(Date.now() + 61_000), 1);
     assert.equal(groups.groupState('old'), undefined);
+  });
+
+  it('answers COORDINATOR_LOAD_IN_PROGRESS while its partition of __consumer_offsets loads', async () => {
+    let release: () => void = () => {};
+    const stalled = new Promise<undefined>((resolve) => {
+      release = () => resolve(undefined);
+    });
+    const coordinator = new GroupCoordinator({
+      config: parseBrokerConfig({}, { dataDirectory: '/nonexistent' }),
+      logger: silentLogger,
+      offsetsTopic: {
+        partitionCount: () => 1,
+        ensureTopic: async () => 1,
+        log: () => stalled,
+        partitionExists: () => true,
+      },
+    });
+    coordinator.start();
+    try {
+      const joined = await coordinator.joinGroup({
+        groupId: 'g',
+        memberId: '',
+        groupInstanceId: null,
+        clientId: 'c',
+        clientHost: '/127.0.0.1',
+        sessionTimeoutMs: 10_000,
+        rebalanceTimeoutMs: 10_000,
+        protocolType: 'consumer',
+        protocols: [{ name: 'range', metadata: Buffer.alloc(0) }],
+        requireKnownMemberId: true,
+        supportSkippingAssignment: true,
+        reason: null,
+      });
+      assert.equal(joined.errorCode, ErrorCode.COORDINATOR_LOAD_IN_PROGRESS);
+      const fetched = await coordinator.fetchOffsets('g', null);
+      assert.equal(fetched.errorCode, ErrorCode.COORDINATOR_LOAD_IN_PROGRESS);
+      assert.equal(
+        coordinator.listGroups([], []).errorCode,
+        ErrorCode.COORDINATOR_LOAD_IN_PROGRESS,
+      );
+      release();
+      await coordinator.whenLoaded();
+      assert.equal(coordinator.listGroups([], []).errorCode, ErrorCode.NONE);
+      assert.equal(
+        await coordinator.heartbeat({
+          groupId: 'g',
+          generationId: 1,
+          memberId: 'm',
+          groupInstanceId: null,
+        }),
+        ErrorCode.UNKNOWN_MEMBER_ID,
+      );
+    } finally {
+      coordinator.shutdown();
+    }
+  });
+
+  it('metadata too large to store fails the sync with UNKNOWN_SERVER_ERROR; other groups carry on', async (t) => {
+    const { broker, client, connect } = await setup(t);
+    const big = Buffer.alloc(1_200_000, 7);
+    const joined = await joinWithId(client, 'huge', {
+      protocols: [{ name: 'range', metadata: big }],
+    });
+    assert.equal(joined.errorCode, ErrorCode.NONE);
+    const synced = await syncGroup(client, 'huge', joined.memberId, joined.generationId, [
+      { memberId: joined.memberId, assignment: Buffer.from('x') },
+    ]);
+    assert.equal(synced.errorCode, ErrorCode.UNKNOWN_SERVER_ERROR);
+    assert.equal(broker.broker.context.groups.groupState('huge'), 'PreparingRebalance');
+    await stableGroup(await connect(), 'small');
+    assert.equal(broker.broker.context.groups.groupState('small'), 'Stable');
   });
 
   it('a flood of heartbeats is answered and leaves the group as it was', async (t) => {

@@ -177,32 +177,37 @@ function syncError(errorCode: number): SyncResult {
   return { errorCode, protocolType: null, protocolName: null, assignment: EMPTY };
 }
 
-/** Kafka's mapping of append errors for group metadata writes (GroupMetadataManager). */
-function storeGroupError(errorCode: number): number {
+/** Kafka's mapping of append errors shared by group metadata writes and offset commits. */
+function storeError(errorCode: number): number | undefined {
   switch (errorCode) {
     case ErrorCode.UNKNOWN_TOPIC_OR_PARTITION:
     case ErrorCode.NOT_ENOUGH_REPLICAS:
     case ErrorCode.NOT_ENOUGH_REPLICAS_AFTER_APPEND:
-    case ErrorCode.REQUEST_TIMED_OUT:
       return ErrorCode.COORDINATOR_NOT_AVAILABLE;
     case ErrorCode.NOT_LEADER_OR_FOLLOWER:
     case ErrorCode.KAFKA_STORAGE_ERROR:
       return ErrorCode.NOT_COORDINATOR;
     default:
-      return ErrorCode.UNKNOWN_SERVER_ERROR;
+      return undefined;
   }
 }
 
-/** Kafka's mapping of append errors for offset commits. */
+const isTooLarge = (errorCode: number): boolean =>
+  errorCode === ErrorCode.MESSAGE_TOO_LARGE ||
+  errorCode === ErrorCode.RECORD_LIST_TOO_LARGE ||
+  errorCode === ErrorCode.INVALID_FETCH_SIZE;
+
+/** Group metadata writes (GroupMetadataManager.storeGroup): too large is a server error. */
+function storeGroupError(errorCode: number): number {
+  if (errorCode === ErrorCode.REQUEST_TIMED_OUT) return ErrorCode.REBALANCE_IN_PROGRESS;
+  if (isTooLarge(errorCode)) return ErrorCode.UNKNOWN_SERVER_ERROR;
+  return storeError(errorCode) ?? errorCode;
+}
+
+/** Offset commits (GroupMetadataManager.storeOffsets). */
 function storeOffsetsError(errorCode: number): number {
-  switch (errorCode) {
-    case ErrorCode.MESSAGE_TOO_LARGE:
-    case ErrorCode.RECORD_LIST_TOO_LARGE:
-    case ErrorCode.INVALID_FETCH_SIZE:
-      return ErrorCode.INVALID_COMMIT_OFFSET_SIZE;
-    default:
-      return storeGroupError(errorCode);
-  }
+  if (isTooLarge(errorCode)) return ErrorCode.INVALID_COMMIT_OFFSET_SIZE;
+  return storeError(errorCode) ?? errorCode;
 }
 
 export class GroupCoordinator {
@@ -839,6 +844,11 @@ export class GroupCoordinator {
       const errorCode = await this.storeGroup(group, assignments);
       if (group.is('CompletingRebalance') && group.generationId === generationId) {
         if (errorCode !== ErrorCode.NONE) {
+          this.logger.log('warn', 'storing the group assignment failed', {
+            group: group.groupId,
+            generation: generationId,
+            errorCode,
+          });
           this.resetAndPropagateAssignmentError(group, errorCode);
           this.maybePrepareRebalance(group, 'storing the group assignment failed');
         } else {
