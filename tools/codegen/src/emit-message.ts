@@ -7,6 +7,7 @@
  * which the struct can appear at all ("reach"), so a field present in every reachable version
  * costs no check.
  */
+import { type EchoSource, ErrorResponsePlanner, type StructPlan } from './error-response.ts';
 import type { FieldSpec, FieldType, MessageSpec, PrimitiveType, StructSpec } from './spec.ts';
 import { Versions } from './spec.ts';
 
@@ -643,6 +644,139 @@ export class MessageEmitter {
     );
   }
 
+  // ---- error response --------------------------------------------------------------------------
+
+  /** The name of the error response builder of an API, from its request's name. */
+  static errorResponseName(request: MessageSpec): string {
+    return `${camelCase(request.name.replace(/Request$/, ''))}ErrorResponse`;
+  }
+
+  /**
+   * Emits `fooErrorResponse(request, version, errorCode, errorMessage)`: the response Kafka's
+   * `getErrorResponse` gives for a request (error-response.ts has the rule).
+   */
+  private emitErrorResponse(request: MessageSpec): void {
+    const plan = new ErrorResponsePlanner(request, this.spec).plan();
+    const used = new Set<string>();
+    const literal = this.errorStruct(
+      plan,
+      this.spec.fields,
+      this.spec.name,
+      this.spec.validVersions,
+      'request',
+      1,
+      used,
+    );
+    const param = (name: string) => (used.has(name) ? name : `_${name}`);
+    this.out.push(
+      `/** ${this.spec.name} to a ${request.name} answered with an error (Kafka's getErrorResponse). */`,
+      `export function ${MessageEmitter.errorResponseName(request)}(${param('request')}: ${request.name}, ${param('version')}: number, ${param('errorCode')}: number, ${param('errorMessage')}: string): ${this.spec.name}Input {`,
+      `  return ${literal};`,
+      '}',
+      '',
+    );
+  }
+
+  /** An object literal of one struct of the error response. */
+  private errorStruct(
+    plan: StructPlan,
+    fields: readonly FieldSpec[],
+    typeName: string,
+    reach: Versions,
+    source: string,
+    depth: number,
+    used: Set<string>,
+  ): string {
+    const typeReach = this.structs.get(typeName)!.reach;
+    const entries: string[] = [];
+    for (const field of fields) {
+      const present = condition(field.versions, reach);
+      const required = !this.isOptionalInput(field, typeReach);
+      let value: string | undefined;
+      if (present === 'false') value = undefined;
+      else if (field === plan.errorCode) value = 'errorCode';
+      else if (field === plan.errorMessage) value = 'errorMessage';
+      else if (plan.keys.has(field)) {
+        const from = plan.keys.get(field)!;
+        value = from === 'id' ? source : `${source}.${camelCase(from.name)}`;
+        used.add('request');
+        const fromNullable =
+          from !== 'id' && (!from.nullableVersions.empty || this.defaultIsNull(from));
+        const presentIn = field.versions.intersect(reach);
+        if (fromNullable && !field.nullableVersions.covers(presentIn)) {
+          value = `(${value} ?? ${this.nonNullZero(field)})`;
+        }
+      } else if (plan.echoes.has(field)) {
+        const echo = plan.echoes.get(field)!;
+        const inner = reach.intersect(field.versions);
+        const element = field.type.kind === 'array' ? field.type.element : undefined;
+        if (element?.kind !== 'struct') throw new Error(`${field.name} echoes into no struct`);
+        const entryType = this.typeNameOf(element.name);
+        const entryFields = this.structs.get(entryType)!.spec.fields;
+        const parts = echo.sources.map(({ source: from, entry }) => {
+          const items = this.echoItems(from, source, depth);
+          const literal = this.errorStruct(
+            entry,
+            entryFields,
+            entryType,
+            inner,
+            `e${depth}`,
+            depth + 1,
+            used,
+          );
+          const param = new RegExp(`\\be${depth}\\b`).test(literal) ? `e${depth}` : '';
+          return `${items}.map((${param}) => (${literal}))`;
+        });
+        used.add('request');
+        value = parts.length === 1 ? parts[0]! : `[${parts.map((p) => `...${p}`).join(', ')}]`;
+      }
+      if (value === 'errorCode' || value === 'errorMessage') used.add(value);
+      if (value === undefined) {
+        if (required) entries.push(`${camelCase(field.name)}: ${this.defaultExpr(field)}`);
+        continue;
+      }
+      if (present !== 'true') {
+        used.add('version');
+        value = `${present} ? ${value} : ${this.defaultExpr(field)}`;
+      }
+      const name = camelCase(field.name);
+      entries.push(name === value ? name : `${name}: ${value}`);
+    }
+    if (entries.length === 0) return '{}';
+    const indent = '  '.repeat(depth + 1);
+    return `{\n${entries.map((e) => `${indent}${e},\n`).join('')}${'  '.repeat(depth)}}`;
+  }
+
+  /** The request array (flattened through a path of arrays) an echo maps over. */
+  private echoItems(from: EchoSource, source: string, depth: number): string {
+    const orEmpty = (field: FieldSpec, access: string) =>
+      !field.nullableVersions.empty || this.defaultIsNull(field) ? `(${access} ?? [])` : access;
+    const [first, ...rest] = from.path;
+    let items = orEmpty(first!, `${source}.${camelCase(first!.name)}`);
+    for (const field of rest) {
+      items = `${items}.flatMap((d${depth}) => ${orEmpty(field, `d${depth}.${camelCase(field.name)}`)})`;
+    }
+    return items;
+  }
+
+  /** The value a non-null field gets for a null request value (Kafka: an empty name). */
+  private nonNullZero(field: FieldSpec): string {
+    const type = field.type;
+    if (type.kind !== 'primitive') throw new Error(`${this.spec.file}: ${field.name} is no key`);
+    switch (type.name) {
+      case 'string':
+        return '""';
+      case 'uuid':
+        this.imports.add('ZERO_UUID');
+        return 'ZERO_UUID';
+      case 'bytes':
+        this.imports.add('EMPTY_BUFFER');
+        return 'EMPTY_BUFFER';
+      default:
+        throw new Error(`${this.spec.file}: no zero for a null ${type.name} ${field.name}`);
+    }
+  }
+
   // ---- struct defaults -------------------------------------------------------------------------
 
   private emitDefaults(): void {
@@ -686,13 +820,17 @@ export class MessageEmitter {
 
   // ---- the message ------------------------------------------------------------------------------
 
-  /** The body of the message's part of a generated file (without imports). */
-  emit(): string {
+  /**
+   * The body of the message's part of a generated file (without imports). For a response,
+   * `request` is its request, and the body also has the API's error response builder.
+   */
+  emit(request?: MessageSpec): string {
     for (const info of this.structs.values()) this.emitTypes(info);
     for (const info of this.structs.values()) {
       this.emitWriter(info);
       this.emitReader(info);
     }
+    if (request !== undefined) this.emitErrorResponse(request);
     this.emitDefaults();
     const spec = this.spec;
     const name = spec.name;

@@ -43,9 +43,10 @@ function importLines(imports: Set<string>, needsReader: boolean): string[] {
 function emitFile(specs: readonly MessageSpec[], description: string): string {
   const imports = new Set<string>();
   const bodies: string[] = [];
+  const request = specs.find((spec) => spec.kind === 'request');
   for (const spec of specs) {
     const emitter = new MessageEmitter(spec);
-    bodies.push(emitter.emit());
+    bodies.push(emitter.emit(spec.kind === 'response' ? request : undefined));
     for (const name of emitter.imports) imports.add(name);
   }
   return [HEADER, `/** ${description} */`, '', ...importLines(imports, true), '', ...bodies].join(
@@ -116,7 +117,7 @@ function emitApiTable(pairs: readonly ApiSpecPair[]): string {
   lines.push("import type { MessageCodec } from '../primitives/codec-support.ts';");
   for (const pair of pairs) {
     lines.push(
-      `import { ${pair.request.name}, ${pair.response.name} } from './messages/${pair.fileName}';`,
+      `import { ${MessageEmitter.errorResponseName(pair.request)}, ${pair.request.name}, ${pair.response.name} } from './messages/${pair.fileName}';`,
     );
   }
   lines.push('', '/** The api key of every request, by name (ApiKey.Produce = 0). */');
@@ -143,6 +144,19 @@ function emitApiTable(pairs: readonly ApiSpecPair[]): string {
     '  readonly request: MessageCodec<any, any>;',
     '  // biome-ignore lint/suspicious/noExplicitAny: the table holds codecs of every message type',
     '  readonly response: MessageCodec<any, any>;',
+    '  /**',
+    "   * The response Kafka's `getErrorResponse` gives for a decoded request of `version`: the",
+    '   * error (and message, where the response has one) at the top level and on every entry',
+    '   * echoed from the request.',
+    '   */',
+    '  readonly errorResponse: (',
+    '    // biome-ignore lint/suspicious/noExplicitAny: the request type of the API',
+    '    request: any,',
+    '    version: number,',
+    '    errorCode: number,',
+    '    errorMessage: string,',
+    '    // biome-ignore lint/suspicious/noExplicitAny: the response type of the API',
+    '  ) => any;',
     '}',
     '',
     '/** Every API, in api-key order. */',
@@ -164,6 +178,7 @@ function emitApiTable(pairs: readonly ApiSpecPair[]): string {
       `    listeners: [${request.listeners.map((l) => `'${l}'`).join(', ')}],`,
       `    request: ${request.name},`,
       `    response: ${response.name},`,
+      `    errorResponse: ${MessageEmitter.errorResponseName(request)},`,
       '  },',
     );
     if (

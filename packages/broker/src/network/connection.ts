@@ -6,9 +6,14 @@
  * buffered; at most `maxInFlight` requests are outstanding, and reading pauses while that many
  * are (or while the socket's write buffer is full); a connection idle for
  * `connections.max.idle.ms` is closed.
+ *
+ * A request for an API or version Brook does not serve gets that API's error response
+ * (unserved.ts); only an unknown api key, a version the protocol lacks or an undecodable body
+ * closes the connection, as in Kafka.
  */
 import type { Socket } from 'node:net';
 import {
+  type ApiDescriptor,
   ApiKey,
   ApiVersionsResponse,
   ErrorCode,
@@ -21,6 +26,7 @@ import {
 } from '@brook/protocol';
 import type { BrokerContext } from '../broker-context.ts';
 import type { Logger } from '../logger.ts';
+import { errorResponseBody, refusal } from './unserved.ts';
 
 interface Slot {
   /** The encoded response, null for a request that gets none, undefined while pending. */
@@ -148,16 +154,72 @@ export class Connection {
         this.flush();
         return;
       }
-      this.close(
-        handler === undefined
-          ? `unsupported api key ${apiKey}`
-          : `unsupported version ${version} of ${request.api?.name ?? apiKey} (supported ${handler.minVersion}-${handler.maxVersion})`,
-      );
+      const api = request.api;
+      if (api === undefined) {
+        // Kafka cannot parse the header of an api key it does not know either.
+        this.close(`unknown api key ${apiKey}`);
+        return;
+      }
+      if (version < api.minVersion || version > api.maxVersion) {
+        // No codec can read the body, nor write a response, of a version the specs lack.
+        this.close(
+          `unsupported version ${version} of ${api.name} (the protocol has ${api.minVersion}-${api.maxVersion}${handler === undefined ? '' : `, Brook serves ${handler.minVersion}-${handler.maxVersion}`})`,
+        );
+        return;
+      }
+      this.refuse(request, api, handler);
       return;
     }
     this.slots.push(slot);
     const work = this.run(handler, request, slot).finally(() => this.inFlight.delete(work));
     this.inFlight.add(work);
+  }
+
+  /**
+   * Answers a request Brook does not serve (an API without a handler, or a version outside its
+   * handler's range) with the API's error response (unserved.ts). A body that does not decode
+   * still closes the connection, as Kafka does.
+   */
+  private refuse(
+    request: ReturnType<typeof readRequestFrame>,
+    api: ApiDescriptor,
+    handler: ReturnType<BrokerContext['registry']['get']>,
+  ): void {
+    const { header } = request;
+    const version = header.requestApiVersion;
+    let body: unknown;
+    try {
+      body = api.request.decode(request.body, version);
+    } catch (error) {
+      this.close(`malformed ${api.name} v${version}: ${(error as Error).message}`);
+      return;
+    }
+    const reason = refusal(api, handler, version);
+    this.logger.log('info', 'request not served', {
+      api: api.name,
+      version,
+      clientId: header.clientId,
+      errorCode: reason.errorCode,
+      reason: reason.errorMessage,
+    });
+    const response = errorResponseBody(api, body, version, reason);
+    if (response === undefined) {
+      this.close(`${reason.errorMessage}; a request without a response cannot carry the error`);
+      return;
+    }
+    let chunks: Buffer[];
+    try {
+      chunks = this.encode(api.apiKey, version, header.correlationId, (writer) =>
+        api.response.write(writer, response, version),
+      );
+    } catch (error) {
+      const failure = `cannot answer ${api.name} v${version}: ${(error as Error).message}`;
+      this.logger.log('error', 'request failed', { reason: failure });
+      this.close(failure);
+      return;
+    }
+    this.slots.push({ chunks });
+    this.flush();
   }
 
   private async run(

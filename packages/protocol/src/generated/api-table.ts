@@ -4,94 +4,94 @@
 /** Every Kafka API: key, versions, flexible versions and codecs. */
 
 import type { MessageCodec } from '../primitives/codec-support.ts';
-import { ProduceRequest, ProduceResponse } from './messages/00-produce.ts';
-import { FetchRequest, FetchResponse } from './messages/01-fetch.ts';
-import { ListOffsetsRequest, ListOffsetsResponse } from './messages/02-list-offsets.ts';
-import { MetadataRequest, MetadataResponse } from './messages/03-metadata.ts';
-import { LeaderAndIsrRequest, LeaderAndIsrResponse } from './messages/04-leader-and-isr.ts';
-import { StopReplicaRequest, StopReplicaResponse } from './messages/05-stop-replica.ts';
-import { UpdateMetadataRequest, UpdateMetadataResponse } from './messages/06-update-metadata.ts';
-import { ControlledShutdownRequest, ControlledShutdownResponse } from './messages/07-controlled-shutdown.ts';
-import { OffsetCommitRequest, OffsetCommitResponse } from './messages/08-offset-commit.ts';
-import { OffsetFetchRequest, OffsetFetchResponse } from './messages/09-offset-fetch.ts';
-import { FindCoordinatorRequest, FindCoordinatorResponse } from './messages/10-find-coordinator.ts';
-import { JoinGroupRequest, JoinGroupResponse } from './messages/11-join-group.ts';
-import { HeartbeatRequest, HeartbeatResponse } from './messages/12-heartbeat.ts';
-import { LeaveGroupRequest, LeaveGroupResponse } from './messages/13-leave-group.ts';
-import { SyncGroupRequest, SyncGroupResponse } from './messages/14-sync-group.ts';
-import { DescribeGroupsRequest, DescribeGroupsResponse } from './messages/15-describe-groups.ts';
-import { ListGroupsRequest, ListGroupsResponse } from './messages/16-list-groups.ts';
-import { SaslHandshakeRequest, SaslHandshakeResponse } from './messages/17-sasl-handshake.ts';
-import { ApiVersionsRequest, ApiVersionsResponse } from './messages/18-api-versions.ts';
-import { CreateTopicsRequest, CreateTopicsResponse } from './messages/19-create-topics.ts';
-import { DeleteTopicsRequest, DeleteTopicsResponse } from './messages/20-delete-topics.ts';
-import { DeleteRecordsRequest, DeleteRecordsResponse } from './messages/21-delete-records.ts';
-import { InitProducerIdRequest, InitProducerIdResponse } from './messages/22-init-producer-id.ts';
-import { OffsetForLeaderEpochRequest, OffsetForLeaderEpochResponse } from './messages/23-offset-for-leader-epoch.ts';
-import { AddPartitionsToTxnRequest, AddPartitionsToTxnResponse } from './messages/24-add-partitions-to-txn.ts';
-import { AddOffsetsToTxnRequest, AddOffsetsToTxnResponse } from './messages/25-add-offsets-to-txn.ts';
-import { EndTxnRequest, EndTxnResponse } from './messages/26-end-txn.ts';
-import { WriteTxnMarkersRequest, WriteTxnMarkersResponse } from './messages/27-write-txn-markers.ts';
-import { TxnOffsetCommitRequest, TxnOffsetCommitResponse } from './messages/28-txn-offset-commit.ts';
-import { DescribeAclsRequest, DescribeAclsResponse } from './messages/29-describe-acls.ts';
-import { CreateAclsRequest, CreateAclsResponse } from './messages/30-create-acls.ts';
-import { DeleteAclsRequest, DeleteAclsResponse } from './messages/31-delete-acls.ts';
-import { DescribeConfigsRequest, DescribeConfigsResponse } from './messages/32-describe-configs.ts';
-import { AlterConfigsRequest, AlterConfigsResponse } from './messages/33-alter-configs.ts';
-import { AlterReplicaLogDirsRequest, AlterReplicaLogDirsResponse } from './messages/34-alter-replica-log-dirs.ts';
-import { DescribeLogDirsRequest, DescribeLogDirsResponse } from './messages/35-describe-log-dirs.ts';
-import { SaslAuthenticateRequest, SaslAuthenticateResponse } from './messages/36-sasl-authenticate.ts';
-import { CreatePartitionsRequest, CreatePartitionsResponse } from './messages/37-create-partitions.ts';
-import { CreateDelegationTokenRequest, CreateDelegationTokenResponse } from './messages/38-create-delegation-token.ts';
-import { RenewDelegationTokenRequest, RenewDelegationTokenResponse } from './messages/39-renew-delegation-token.ts';
-import { ExpireDelegationTokenRequest, ExpireDelegationTokenResponse } from './messages/40-expire-delegation-token.ts';
-import { DescribeDelegationTokenRequest, DescribeDelegationTokenResponse } from './messages/41-describe-delegation-token.ts';
-import { DeleteGroupsRequest, DeleteGroupsResponse } from './messages/42-delete-groups.ts';
-import { ElectLeadersRequest, ElectLeadersResponse } from './messages/43-elect-leaders.ts';
-import { IncrementalAlterConfigsRequest, IncrementalAlterConfigsResponse } from './messages/44-incremental-alter-configs.ts';
-import { AlterPartitionReassignmentsRequest, AlterPartitionReassignmentsResponse } from './messages/45-alter-partition-reassignments.ts';
-import { ListPartitionReassignmentsRequest, ListPartitionReassignmentsResponse } from './messages/46-list-partition-reassignments.ts';
-import { OffsetDeleteRequest, OffsetDeleteResponse } from './messages/47-offset-delete.ts';
-import { DescribeClientQuotasRequest, DescribeClientQuotasResponse } from './messages/48-describe-client-quotas.ts';
-import { AlterClientQuotasRequest, AlterClientQuotasResponse } from './messages/49-alter-client-quotas.ts';
-import { DescribeUserScramCredentialsRequest, DescribeUserScramCredentialsResponse } from './messages/50-describe-user-scram-credentials.ts';
-import { AlterUserScramCredentialsRequest, AlterUserScramCredentialsResponse } from './messages/51-alter-user-scram-credentials.ts';
-import { VoteRequest, VoteResponse } from './messages/52-vote.ts';
-import { BeginQuorumEpochRequest, BeginQuorumEpochResponse } from './messages/53-begin-quorum-epoch.ts';
-import { EndQuorumEpochRequest, EndQuorumEpochResponse } from './messages/54-end-quorum-epoch.ts';
-import { DescribeQuorumRequest, DescribeQuorumResponse } from './messages/55-describe-quorum.ts';
-import { AlterPartitionRequest, AlterPartitionResponse } from './messages/56-alter-partition.ts';
-import { UpdateFeaturesRequest, UpdateFeaturesResponse } from './messages/57-update-features.ts';
-import { EnvelopeRequest, EnvelopeResponse } from './messages/58-envelope.ts';
-import { FetchSnapshotRequest, FetchSnapshotResponse } from './messages/59-fetch-snapshot.ts';
-import { DescribeClusterRequest, DescribeClusterResponse } from './messages/60-describe-cluster.ts';
-import { DescribeProducersRequest, DescribeProducersResponse } from './messages/61-describe-producers.ts';
-import { BrokerRegistrationRequest, BrokerRegistrationResponse } from './messages/62-broker-registration.ts';
-import { BrokerHeartbeatRequest, BrokerHeartbeatResponse } from './messages/63-broker-heartbeat.ts';
-import { UnregisterBrokerRequest, UnregisterBrokerResponse } from './messages/64-unregister-broker.ts';
-import { DescribeTransactionsRequest, DescribeTransactionsResponse } from './messages/65-describe-transactions.ts';
-import { ListTransactionsRequest, ListTransactionsResponse } from './messages/66-list-transactions.ts';
-import { AllocateProducerIdsRequest, AllocateProducerIdsResponse } from './messages/67-allocate-producer-ids.ts';
-import { ConsumerGroupHeartbeatRequest, ConsumerGroupHeartbeatResponse } from './messages/68-consumer-group-heartbeat.ts';
-import { ConsumerGroupDescribeRequest, ConsumerGroupDescribeResponse } from './messages/69-consumer-group-describe.ts';
-import { ControllerRegistrationRequest, ControllerRegistrationResponse } from './messages/70-controller-registration.ts';
-import { GetTelemetrySubscriptionsRequest, GetTelemetrySubscriptionsResponse } from './messages/71-get-telemetry-subscriptions.ts';
-import { PushTelemetryRequest, PushTelemetryResponse } from './messages/72-push-telemetry.ts';
-import { AssignReplicasToDirsRequest, AssignReplicasToDirsResponse } from './messages/73-assign-replicas-to-dirs.ts';
-import { ListClientMetricsResourcesRequest, ListClientMetricsResourcesResponse } from './messages/74-list-client-metrics-resources.ts';
-import { DescribeTopicPartitionsRequest, DescribeTopicPartitionsResponse } from './messages/75-describe-topic-partitions.ts';
-import { ShareGroupHeartbeatRequest, ShareGroupHeartbeatResponse } from './messages/76-share-group-heartbeat.ts';
-import { ShareGroupDescribeRequest, ShareGroupDescribeResponse } from './messages/77-share-group-describe.ts';
-import { ShareFetchRequest, ShareFetchResponse } from './messages/78-share-fetch.ts';
-import { ShareAcknowledgeRequest, ShareAcknowledgeResponse } from './messages/79-share-acknowledge.ts';
-import { AddRaftVoterRequest, AddRaftVoterResponse } from './messages/80-add-raft-voter.ts';
-import { RemoveRaftVoterRequest, RemoveRaftVoterResponse } from './messages/81-remove-raft-voter.ts';
-import { UpdateRaftVoterRequest, UpdateRaftVoterResponse } from './messages/82-update-raft-voter.ts';
-import { InitializeShareGroupStateRequest, InitializeShareGroupStateResponse } from './messages/83-initialize-share-group-state.ts';
-import { ReadShareGroupStateRequest, ReadShareGroupStateResponse } from './messages/84-read-share-group-state.ts';
-import { WriteShareGroupStateRequest, WriteShareGroupStateResponse } from './messages/85-write-share-group-state.ts';
-import { DeleteShareGroupStateRequest, DeleteShareGroupStateResponse } from './messages/86-delete-share-group-state.ts';
-import { ReadShareGroupStateSummaryRequest, ReadShareGroupStateSummaryResponse } from './messages/87-read-share-group-state-summary.ts';
+import { produceErrorResponse, ProduceRequest, ProduceResponse } from './messages/00-produce.ts';
+import { fetchErrorResponse, FetchRequest, FetchResponse } from './messages/01-fetch.ts';
+import { listOffsetsErrorResponse, ListOffsetsRequest, ListOffsetsResponse } from './messages/02-list-offsets.ts';
+import { metadataErrorResponse, MetadataRequest, MetadataResponse } from './messages/03-metadata.ts';
+import { leaderAndIsrErrorResponse, LeaderAndIsrRequest, LeaderAndIsrResponse } from './messages/04-leader-and-isr.ts';
+import { stopReplicaErrorResponse, StopReplicaRequest, StopReplicaResponse } from './messages/05-stop-replica.ts';
+import { updateMetadataErrorResponse, UpdateMetadataRequest, UpdateMetadataResponse } from './messages/06-update-metadata.ts';
+import { controlledShutdownErrorResponse, ControlledShutdownRequest, ControlledShutdownResponse } from './messages/07-controlled-shutdown.ts';
+import { offsetCommitErrorResponse, OffsetCommitRequest, OffsetCommitResponse } from './messages/08-offset-commit.ts';
+import { offsetFetchErrorResponse, OffsetFetchRequest, OffsetFetchResponse } from './messages/09-offset-fetch.ts';
+import { findCoordinatorErrorResponse, FindCoordinatorRequest, FindCoordinatorResponse } from './messages/10-find-coordinator.ts';
+import { joinGroupErrorResponse, JoinGroupRequest, JoinGroupResponse } from './messages/11-join-group.ts';
+import { heartbeatErrorResponse, HeartbeatRequest, HeartbeatResponse } from './messages/12-heartbeat.ts';
+import { leaveGroupErrorResponse, LeaveGroupRequest, LeaveGroupResponse } from './messages/13-leave-group.ts';
+import { syncGroupErrorResponse, SyncGroupRequest, SyncGroupResponse } from './messages/14-sync-group.ts';
+import { describeGroupsErrorResponse, DescribeGroupsRequest, DescribeGroupsResponse } from './messages/15-describe-groups.ts';
+import { listGroupsErrorResponse, ListGroupsRequest, ListGroupsResponse } from './messages/16-list-groups.ts';
+import { saslHandshakeErrorResponse, SaslHandshakeRequest, SaslHandshakeResponse } from './messages/17-sasl-handshake.ts';
+import { apiVersionsErrorResponse, ApiVersionsRequest, ApiVersionsResponse } from './messages/18-api-versions.ts';
+import { createTopicsErrorResponse, CreateTopicsRequest, CreateTopicsResponse } from './messages/19-create-topics.ts';
+import { deleteTopicsErrorResponse, DeleteTopicsRequest, DeleteTopicsResponse } from './messages/20-delete-topics.ts';
+import { deleteRecordsErrorResponse, DeleteRecordsRequest, DeleteRecordsResponse } from './messages/21-delete-records.ts';
+import { initProducerIdErrorResponse, InitProducerIdRequest, InitProducerIdResponse } from './messages/22-init-producer-id.ts';
+import { offsetForLeaderEpochErrorResponse, OffsetForLeaderEpochRequest, OffsetForLeaderEpochResponse } from './messages/23-offset-for-leader-epoch.ts';
+import { addPartitionsToTxnErrorResponse, AddPartitionsToTxnRequest, AddPartitionsToTxnResponse } from './messages/24-add-partitions-to-txn.ts';
+import { addOffsetsToTxnErrorResponse, AddOffsetsToTxnRequest, AddOffsetsToTxnResponse } from './messages/25-add-offsets-to-txn.ts';
+import { endTxnErrorResponse, EndTxnRequest, EndTxnResponse } from './messages/26-end-txn.ts';
+import { writeTxnMarkersErrorResponse, WriteTxnMarkersRequest, WriteTxnMarkersResponse } from './messages/27-write-txn-markers.ts';
+import { txnOffsetCommitErrorResponse, TxnOffsetCommitRequest, TxnOffsetCommitResponse } from './messages/28-txn-offset-commit.ts';
+import { describeAclsErrorResponse, DescribeAclsRequest, DescribeAclsResponse } from './messages/29-describe-acls.ts';
+import { createAclsErrorResponse, CreateAclsRequest, CreateAclsResponse } from './messages/30-create-acls.ts';
+import { deleteAclsErrorResponse, DeleteAclsRequest, DeleteAclsResponse } from './messages/31-delete-acls.ts';
+import { describeConfigsErrorResponse, DescribeConfigsRequest, DescribeConfigsResponse } from './messages/32-describe-configs.ts';
+import { alterConfigsErrorResponse, AlterConfigsRequest, AlterConfigsResponse } from './messages/33-alter-configs.ts';
+import { alterReplicaLogDirsErrorResponse, AlterReplicaLogDirsRequest, AlterReplicaLogDirsResponse } from './messages/34-alter-replica-log-dirs.ts';
+import { describeLogDirsErrorResponse, DescribeLogDirsRequest, DescribeLogDirsResponse } from './messages/35-describe-log-dirs.ts';
+import { saslAuthenticateErrorResponse, SaslAuthenticateRequest, SaslAuthenticateResponse } from './messages/36-sasl-authenticate.ts';
+import { createPartitionsErrorResponse, CreatePartitionsRequest, CreatePartitionsResponse } from './messages/37-create-partitions.ts';
+import { createDelegationTokenErrorResponse, CreateDelegationTokenRequest, CreateDelegationTokenResponse } from './messages/38-create-delegation-token.ts';
+import { renewDelegationTokenErrorResponse, RenewDelegationTokenRequest, RenewDelegationTokenResponse } from './messages/39-renew-delegation-token.ts';
+import { expireDelegationTokenErrorResponse, ExpireDelegationTokenRequest, ExpireDelegationTokenResponse } from './messages/40-expire-delegation-token.ts';
+import { describeDelegationTokenErrorResponse, DescribeDelegationTokenRequest, DescribeDelegationTokenResponse } from './messages/41-describe-delegation-token.ts';
+import { deleteGroupsErrorResponse, DeleteGroupsRequest, DeleteGroupsResponse } from './messages/42-delete-groups.ts';
+import { electLeadersErrorResponse, ElectLeadersRequest, ElectLeadersResponse } from './messages/43-elect-leaders.ts';
+import { incrementalAlterConfigsErrorResponse, IncrementalAlterConfigsRequest, IncrementalAlterConfigsResponse } from './messages/44-incremental-alter-configs.ts';
+import { alterPartitionReassignmentsErrorResponse, AlterPartitionReassignmentsRequest, AlterPartitionReassignmentsResponse } from './messages/45-alter-partition-reassignments.ts';
+import { listPartitionReassignmentsErrorResponse, ListPartitionReassignmentsRequest, ListPartitionReassignmentsResponse } from './messages/46-list-partition-reassignments.ts';
+import { offsetDeleteErrorResponse, OffsetDeleteRequest, OffsetDeleteResponse } from './messages/47-offset-delete.ts';
+import { describeClientQuotasErrorResponse, DescribeClientQuotasRequest, DescribeClientQuotasResponse } from './messages/48-describe-client-quotas.ts';
+import { alterClientQuotasErrorResponse, AlterClientQuotasRequest, AlterClientQuotasResponse } from './messages/49-alter-client-quotas.ts';
+import { describeUserScramCredentialsErrorResponse, DescribeUserScramCredentialsRequest, DescribeUserScramCredentialsResponse } from './messages/50-describe-user-scram-credentials.ts';
+import { alterUserScramCredentialsErrorResponse, AlterUserScramCredentialsRequest, AlterUserScramCredentialsResponse } from './messages/51-alter-user-scram-credentials.ts';
+import { voteErrorResponse, VoteRequest, VoteResponse } from './messages/52-vote.ts';
+import { beginQuorumEpochErrorResponse, BeginQuorumEpochRequest, BeginQuorumEpochResponse } from './messages/53-begin-quorum-epoch.ts';
+import { endQuorumEpochErrorResponse, EndQuorumEpochRequest, EndQuorumEpochResponse } from './messages/54-end-quorum-epoch.ts';
+import { describeQuorumErrorResponse, DescribeQuorumRequest, DescribeQuorumResponse } from './messages/55-describe-quorum.ts';
+import { alterPartitionErrorResponse, AlterPartitionRequest, AlterPartitionResponse } from './messages/56-alter-partition.ts';
+import { updateFeaturesErrorResponse, UpdateFeaturesRequest, UpdateFeaturesResponse } from './messages/57-update-features.ts';
+import { envelopeErrorResponse, EnvelopeRequest, EnvelopeResponse } from './messages/58-envelope.ts';
+import { fetchSnapshotErrorResponse, FetchSnapshotRequest, FetchSnapshotResponse } from './messages/59-fetch-snapshot.ts';
+import { describeClusterErrorResponse, DescribeClusterRequest, DescribeClusterResponse } from './messages/60-describe-cluster.ts';
+import { describeProducersErrorResponse, DescribeProducersRequest, DescribeProducersResponse } from './messages/61-describe-producers.ts';
+import { brokerRegistrationErrorResponse, BrokerRegistrationRequest, BrokerRegistrationResponse } from './messages/62-broker-registration.ts';
+import { brokerHeartbeatErrorResponse, BrokerHeartbeatRequest, BrokerHeartbeatResponse } from './messages/63-broker-heartbeat.ts';
+import { unregisterBrokerErrorResponse, UnregisterBrokerRequest, UnregisterBrokerResponse } from './messages/64-unregister-broker.ts';
+import { describeTransactionsErrorResponse, DescribeTransactionsRequest, DescribeTransactionsResponse } from './messages/65-describe-transactions.ts';
+import { listTransactionsErrorResponse, ListTransactionsRequest, ListTransactionsResponse } from './messages/66-list-transactions.ts';
+import { allocateProducerIdsErrorResponse, AllocateProducerIdsRequest, AllocateProducerIdsResponse } from './messages/67-allocate-producer-ids.ts';
+import { consumerGroupHeartbeatErrorResponse, ConsumerGroupHeartbeatRequest, ConsumerGroupHeartbeatResponse } from './messages/68-consumer-group-heartbeat.ts';
+import { consumerGroupDescribeErrorResponse, ConsumerGroupDescribeRequest, ConsumerGroupDescribeResponse } from './messages/69-consumer-group-describe.ts';
+import { controllerRegistrationErrorResponse, ControllerRegistrationRequest, ControllerRegistrationResponse } from './messages/70-controller-registration.ts';
+import { getTelemetrySubscriptionsErrorResponse, GetTelemetrySubscriptionsRequest, GetTelemetrySubscriptionsResponse } from './messages/71-get-telemetry-subscriptions.ts';
+import { pushTelemetryErrorResponse, PushTelemetryRequest, PushTelemetryResponse } from './messages/72-push-telemetry.ts';
+import { assignReplicasToDirsErrorResponse, AssignReplicasToDirsRequest, AssignReplicasToDirsResponse } from './messages/73-assign-replicas-to-dirs.ts';
+import { listClientMetricsResourcesErrorResponse, ListClientMetricsResourcesRequest, ListClientMetricsResourcesResponse } from './messages/74-list-client-metrics-resources.ts';
+import { describeTopicPartitionsErrorResponse, DescribeTopicPartitionsRequest, DescribeTopicPartitionsResponse } from './messages/75-describe-topic-partitions.ts';
+import { shareGroupHeartbeatErrorResponse, ShareGroupHeartbeatRequest, ShareGroupHeartbeatResponse } from './messages/76-share-group-heartbeat.ts';
+import { shareGroupDescribeErrorResponse, ShareGroupDescribeRequest, ShareGroupDescribeResponse } from './messages/77-share-group-describe.ts';
+import { shareFetchErrorResponse, ShareFetchRequest, ShareFetchResponse } from './messages/78-share-fetch.ts';
+import { shareAcknowledgeErrorResponse, ShareAcknowledgeRequest, ShareAcknowledgeResponse } from './messages/79-share-acknowledge.ts';
+import { addRaftVoterErrorResponse, AddRaftVoterRequest, AddRaftVoterResponse } from './messages/80-add-raft-voter.ts';
+import { removeRaftVoterErrorResponse, RemoveRaftVoterRequest, RemoveRaftVoterResponse } from './messages/81-remove-raft-voter.ts';
+import { updateRaftVoterErrorResponse, UpdateRaftVoterRequest, UpdateRaftVoterResponse } from './messages/82-update-raft-voter.ts';
+import { initializeShareGroupStateErrorResponse, InitializeShareGroupStateRequest, InitializeShareGroupStateResponse } from './messages/83-initialize-share-group-state.ts';
+import { readShareGroupStateErrorResponse, ReadShareGroupStateRequest, ReadShareGroupStateResponse } from './messages/84-read-share-group-state.ts';
+import { writeShareGroupStateErrorResponse, WriteShareGroupStateRequest, WriteShareGroupStateResponse } from './messages/85-write-share-group-state.ts';
+import { deleteShareGroupStateErrorResponse, DeleteShareGroupStateRequest, DeleteShareGroupStateResponse } from './messages/86-delete-share-group-state.ts';
+import { readShareGroupStateSummaryErrorResponse, ReadShareGroupStateSummaryRequest, ReadShareGroupStateSummaryResponse } from './messages/87-read-share-group-state-summary.ts';
 
 /** The api key of every request, by name (ApiKey.Produce = 0). */
 export const ApiKey = {
@@ -205,6 +205,19 @@ export interface ApiDescriptor {
   readonly request: MessageCodec<any, any>;
   // biome-ignore lint/suspicious/noExplicitAny: the table holds codecs of every message type
   readonly response: MessageCodec<any, any>;
+  /**
+   * The response Kafka's `getErrorResponse` gives for a decoded request of `version`: the
+   * error (and message, where the response has one) at the top level and on every entry
+   * echoed from the request.
+   */
+  readonly errorResponse: (
+    // biome-ignore lint/suspicious/noExplicitAny: the request type of the API
+    request: any,
+    version: number,
+    errorCode: number,
+    errorMessage: string,
+    // biome-ignore lint/suspicious/noExplicitAny: the response type of the API
+  ) => any;
 }
 
 /** Every API, in api-key order. */
@@ -220,6 +233,7 @@ export const API_TABLE: readonly ApiDescriptor[] = [
     listeners: ['zkBroker', 'broker'],
     request: ProduceRequest,
     response: ProduceResponse,
+    errorResponse: produceErrorResponse,
   },
   {
     apiKey: 1,
@@ -232,6 +246,7 @@ export const API_TABLE: readonly ApiDescriptor[] = [
     listeners: ['zkBroker', 'broker', 'controller'],
     request: FetchRequest,
     response: FetchResponse,
+    errorResponse: fetchErrorResponse,
   },
   {
     apiKey: 2,
@@ -244,6 +259,7 @@ export const API_TABLE: readonly ApiDescriptor[] = [
     listeners: ['zkBroker', 'broker'],
     request: ListOffsetsRequest,
     response: ListOffsetsResponse,
+    errorResponse: listOffsetsErrorResponse,
   },
   {
     apiKey: 3,
@@ -256,6 +272,7 @@ export const API_TABLE: readonly ApiDescriptor[] = [
     listeners: ['zkBroker', 'broker'],
     request: MetadataRequest,
     response: MetadataResponse,
+    errorResponse: metadataErrorResponse,
   },
   {
     apiKey: 4,
@@ -268,6 +285,7 @@ export const API_TABLE: readonly ApiDescriptor[] = [
     listeners: ['zkBroker'],
     request: LeaderAndIsrRequest,
     response: LeaderAndIsrResponse,
+    errorResponse: leaderAndIsrErrorResponse,
   },
   {
     apiKey: 5,
@@ -280,6 +298,7 @@ export const API_TABLE: readonly ApiDescriptor[] = [
     listeners: ['zkBroker'],
     request: StopReplicaRequest,
     response: StopReplicaResponse,
+    errorResponse: stopReplicaErrorResponse,
   },
   {
     apiKey: 6,
@@ -292,6 +311,7 @@ export const API_TABLE: readonly ApiDescriptor[] = [
     listeners: ['zkBroker'],
     request: UpdateMetadataRequest,
     response: UpdateMetadataResponse,
+    errorResponse: updateMetadataErrorResponse,
   },
   {
     apiKey: 7,
@@ -304,6 +324,7 @@ export const API_TABLE: readonly ApiDescriptor[] = [
     listeners: ['zkBroker', 'controller'],
     request: ControlledShutdownRequest,
     response: ControlledShutdownResponse,
+    errorResponse: controlledShutdownErrorResponse,
   },
   {
     apiKey: 8,
@@ -316,6 +337,7 @@ export const API_TABLE: readonly ApiDescriptor[] = [
     listeners: ['zkBroker', 'broker'],
     request: OffsetCommitRequest,
     response: OffsetCommitResponse,
+    errorResponse: offsetCommitErrorResponse,
   },
   {
     apiKey: 9,
@@ -328,6 +350,7 @@ export const API_TABLE: readonly ApiDescriptor[] = [
     listeners: ['zkBroker', 'broker'],
     request: OffsetFetchRequest,
     response: OffsetFetchResponse,
+    errorResponse: offsetFetchErrorResponse,
   },
   {
     apiKey: 10,
@@ -340,6 +363,7 @@ export const API_TABLE: readonly ApiDescriptor[] = [
     listeners: ['zkBroker', 'broker'],
     request: FindCoordinatorRequest,
     response: FindCoordinatorResponse,
+    errorResponse: findCoordinatorErrorResponse,
   },
   {
     apiKey: 11,
@@ -352,6 +376,7 @@ export const API_TABLE: readonly ApiDescriptor[] = [
     listeners: ['zkBroker', 'broker'],
     request: JoinGroupRequest,
     response: JoinGroupResponse,
+    errorResponse: joinGroupErrorResponse,
   },
   {
     apiKey: 12,
@@ -364,6 +389,7 @@ export const API_TABLE: readonly ApiDescriptor[] = [
     listeners: ['zkBroker', 'broker'],
     request: HeartbeatRequest,
     response: HeartbeatResponse,
+    errorResponse: heartbeatErrorResponse,
   },
   {
     apiKey: 13,
@@ -376,6 +402,7 @@ export const API_TABLE: readonly ApiDescriptor[] = [
     listeners: ['zkBroker', 'broker'],
     request: LeaveGroupRequest,
     response: LeaveGroupResponse,
+    errorResponse: leaveGroupErrorResponse,
   },
   {
     apiKey: 14,
@@ -388,6 +415,7 @@ export const API_TABLE: readonly ApiDescriptor[] = [
     listeners: ['zkBroker', 'broker'],
     request: SyncGroupRequest,
     response: SyncGroupResponse,
+    errorResponse: syncGroupErrorResponse,
   },
   {
     apiKey: 15,
@@ -400,6 +428,7 @@ export const API_TABLE: readonly ApiDescriptor[] = [
     listeners: ['zkBroker', 'broker'],
     request: DescribeGroupsRequest,
     response: DescribeGroupsResponse,
+    errorResponse: describeGroupsErrorResponse,
   },
   {
     apiKey: 16,
@@ -412,6 +441,7 @@ export const API_TABLE: readonly ApiDescriptor[] = [
     listeners: ['zkBroker', 'broker'],
     request: ListGroupsRequest,
     response: ListGroupsResponse,
+    errorResponse: listGroupsErrorResponse,
   },
   {
     apiKey: 17,
@@ -424,6 +454,7 @@ export const API_TABLE: readonly ApiDescriptor[] = [
     listeners: ['zkBroker', 'broker', 'controller'],
     request: SaslHandshakeRequest,
     response: SaslHandshakeResponse,
+    errorResponse: saslHandshakeErrorResponse,
   },
   {
     apiKey: 18,
@@ -436,6 +467,7 @@ export const API_TABLE: readonly ApiDescriptor[] = [
     listeners: ['zkBroker', 'broker', 'controller'],
     request: ApiVersionsRequest,
     response: ApiVersionsResponse,
+    errorResponse: apiVersionsErrorResponse,
   },
   {
     apiKey: 19,
@@ -448,6 +480,7 @@ export const API_TABLE: readonly ApiDescriptor[] = [
     listeners: ['zkBroker', 'broker', 'controller'],
     request: CreateTopicsRequest,
     response: CreateTopicsResponse,
+    errorResponse: createTopicsErrorResponse,
   },
   {
     apiKey: 20,
@@ -460,6 +493,7 @@ export const API_TABLE: readonly ApiDescriptor[] = [
     listeners: ['zkBroker', 'broker', 'controller'],
     request: DeleteTopicsRequest,
     response: DeleteTopicsResponse,
+    errorResponse: deleteTopicsErrorResponse,
   },
   {
     apiKey: 21,
@@ -472,6 +506,7 @@ export const API_TABLE: readonly ApiDescriptor[] = [
     listeners: ['zkBroker', 'broker'],
     request: DeleteRecordsRequest,
     response: DeleteRecordsResponse,
+    errorResponse: deleteRecordsErrorResponse,
   },
   {
     apiKey: 22,
@@ -484,6 +519,7 @@ export const API_TABLE: readonly ApiDescriptor[] = [
     listeners: ['zkBroker', 'broker'],
     request: InitProducerIdRequest,
     response: InitProducerIdResponse,
+    errorResponse: initProducerIdErrorResponse,
   },
   {
     apiKey: 23,
@@ -496,6 +532,7 @@ export const API_TABLE: readonly ApiDescriptor[] = [
     listeners: ['zkBroker', 'broker'],
     request: OffsetForLeaderEpochRequest,
     response: OffsetForLeaderEpochResponse,
+    errorResponse: offsetForLeaderEpochErrorResponse,
   },
   {
     apiKey: 24,
@@ -508,6 +545,7 @@ export const API_TABLE: readonly ApiDescriptor[] = [
     listeners: ['zkBroker', 'broker'],
     request: AddPartitionsToTxnRequest,
     response: AddPartitionsToTxnResponse,
+    errorResponse: addPartitionsToTxnErrorResponse,
   },
   {
     apiKey: 25,
@@ -520,6 +558,7 @@ export const API_TABLE: readonly ApiDescriptor[] = [
     listeners: ['zkBroker', 'broker'],
     request: AddOffsetsToTxnRequest,
     response: AddOffsetsToTxnResponse,
+    errorResponse: addOffsetsToTxnErrorResponse,
   },
   {
     apiKey: 26,
@@ -532,6 +571,7 @@ export const API_TABLE: readonly ApiDescriptor[] = [
     listeners: ['zkBroker', 'broker'],
     request: EndTxnRequest,
     response: EndTxnResponse,
+    errorResponse: endTxnErrorResponse,
   },
   {
     apiKey: 27,
@@ -544,6 +584,7 @@ export const API_TABLE: readonly ApiDescriptor[] = [
     listeners: ['zkBroker', 'broker'],
     request: WriteTxnMarkersRequest,
     response: WriteTxnMarkersResponse,
+    errorResponse: writeTxnMarkersErrorResponse,
   },
   {
     apiKey: 28,
@@ -556,6 +597,7 @@ export const API_TABLE: readonly ApiDescriptor[] = [
     listeners: ['zkBroker', 'broker'],
     request: TxnOffsetCommitRequest,
     response: TxnOffsetCommitResponse,
+    errorResponse: txnOffsetCommitErrorResponse,
   },
   {
     apiKey: 29,
@@ -568,6 +610,7 @@ export const API_TABLE: readonly ApiDescriptor[] = [
     listeners: ['zkBroker', 'broker', 'controller'],
     request: DescribeAclsRequest,
     response: DescribeAclsResponse,
+    errorResponse: describeAclsErrorResponse,
   },
   {
     apiKey: 30,
@@ -580,6 +623,7 @@ export const API_TABLE: readonly ApiDescriptor[] = [
     listeners: ['zkBroker', 'broker', 'controller'],
     request: CreateAclsRequest,
     response: CreateAclsResponse,
+    errorResponse: createAclsErrorResponse,
   },
   {
     apiKey: 31,
@@ -592,6 +636,7 @@ export const API_TABLE: readonly ApiDescriptor[] = [
     listeners: ['zkBroker', 'broker', 'controller'],
     request: DeleteAclsRequest,
     response: DeleteAclsResponse,
+    errorResponse: deleteAclsErrorResponse,
   },
   {
     apiKey: 32,
@@ -604,6 +649,7 @@ export const API_TABLE: readonly ApiDescriptor[] = [
     listeners: ['zkBroker', 'broker', 'controller'],
     request: DescribeConfigsRequest,
     response: DescribeConfigsResponse,
+    errorResponse: describeConfigsErrorResponse,
   },
   {
     apiKey: 33,
@@ -616,6 +662,7 @@ export const API_TABLE: readonly ApiDescriptor[] = [
     listeners: ['zkBroker', 'broker', 'controller'],
     request: AlterConfigsRequest,
     response: AlterConfigsResponse,
+    errorResponse: alterConfigsErrorResponse,
   },
   {
     apiKey: 34,
@@ -628,6 +675,7 @@ export const API_TABLE: readonly ApiDescriptor[] = [
     listeners: ['zkBroker', 'broker'],
     request: AlterReplicaLogDirsRequest,
     response: AlterReplicaLogDirsResponse,
+    errorResponse: alterReplicaLogDirsErrorResponse,
   },
   {
     apiKey: 35,
@@ -640,6 +688,7 @@ export const API_TABLE: readonly ApiDescriptor[] = [
     listeners: ['zkBroker', 'broker'],
     request: DescribeLogDirsRequest,
     response: DescribeLogDirsResponse,
+    errorResponse: describeLogDirsErrorResponse,
   },
   {
     apiKey: 36,
@@ -652,6 +701,7 @@ export const API_TABLE: readonly ApiDescriptor[] = [
     listeners: ['zkBroker', 'broker', 'controller'],
     request: SaslAuthenticateRequest,
     response: SaslAuthenticateResponse,
+    errorResponse: saslAuthenticateErrorResponse,
   },
   {
     apiKey: 37,
@@ -664,6 +714,7 @@ export const API_TABLE: readonly ApiDescriptor[] = [
     listeners: ['zkBroker', 'broker', 'controller'],
     request: CreatePartitionsRequest,
     response: CreatePartitionsResponse,
+    errorResponse: createPartitionsErrorResponse,
   },
   {
     apiKey: 38,
@@ -676,6 +727,7 @@ export const API_TABLE: readonly ApiDescriptor[] = [
     listeners: ['zkBroker', 'broker', 'controller'],
     request: CreateDelegationTokenRequest,
     response: CreateDelegationTokenResponse,
+    errorResponse: createDelegationTokenErrorResponse,
   },
   {
     apiKey: 39,
@@ -688,6 +740,7 @@ export const API_TABLE: readonly ApiDescriptor[] = [
     listeners: ['zkBroker', 'broker', 'controller'],
     request: RenewDelegationTokenRequest,
     response: RenewDelegationTokenResponse,
+    errorResponse: renewDelegationTokenErrorResponse,
   },
   {
     apiKey: 40,
@@ -700,6 +753,7 @@ export const API_TABLE: readonly ApiDescriptor[] = [
     listeners: ['zkBroker', 'broker', 'controller'],
     request: ExpireDelegationTokenRequest,
     response: ExpireDelegationTokenResponse,
+    errorResponse: expireDelegationTokenErrorResponse,
   },
   {
     apiKey: 41,
@@ -712,6 +766,7 @@ export const API_TABLE: readonly ApiDescriptor[] = [
     listeners: ['zkBroker', 'broker', 'controller'],
     request: DescribeDelegationTokenRequest,
     response: DescribeDelegationTokenResponse,
+    errorResponse: describeDelegationTokenErrorResponse,
   },
   {
     apiKey: 42,
@@ -724,6 +779,7 @@ export const API_TABLE: readonly ApiDescriptor[] = [
     listeners: ['zkBroker', 'broker'],
     request: DeleteGroupsRequest,
     response: DeleteGroupsResponse,
+    errorResponse: deleteGroupsErrorResponse,
   },
   {
     apiKey: 43,
@@ -736,6 +792,7 @@ export const API_TABLE: readonly ApiDescriptor[] = [
     listeners: ['zkBroker', 'broker', 'controller'],
     request: ElectLeadersRequest,
     response: ElectLeadersResponse,
+    errorResponse: electLeadersErrorResponse,
   },
   {
     apiKey: 44,
@@ -748,6 +805,7 @@ export const API_TABLE: readonly ApiDescriptor[] = [
     listeners: ['zkBroker', 'broker', 'controller'],
     request: IncrementalAlterConfigsRequest,
     response: IncrementalAlterConfigsResponse,
+    errorResponse: incrementalAlterConfigsErrorResponse,
   },
   {
     apiKey: 45,
@@ -760,6 +818,7 @@ export const API_TABLE: readonly ApiDescriptor[] = [
     listeners: ['broker', 'controller', 'zkBroker'],
     request: AlterPartitionReassignmentsRequest,
     response: AlterPartitionReassignmentsResponse,
+    errorResponse: alterPartitionReassignmentsErrorResponse,
   },
   {
     apiKey: 46,
@@ -772,6 +831,7 @@ export const API_TABLE: readonly ApiDescriptor[] = [
     listeners: ['broker', 'controller', 'zkBroker'],
     request: ListPartitionReassignmentsRequest,
     response: ListPartitionReassignmentsResponse,
+    errorResponse: listPartitionReassignmentsErrorResponse,
   },
   {
     apiKey: 47,
@@ -784,6 +844,7 @@ export const API_TABLE: readonly ApiDescriptor[] = [
     listeners: ['zkBroker', 'broker'],
     request: OffsetDeleteRequest,
     response: OffsetDeleteResponse,
+    errorResponse: offsetDeleteErrorResponse,
   },
   {
     apiKey: 48,
@@ -796,6 +857,7 @@ export const API_TABLE: readonly ApiDescriptor[] = [
     listeners: ['zkBroker', 'broker'],
     request: DescribeClientQuotasRequest,
     response: DescribeClientQuotasResponse,
+    errorResponse: describeClientQuotasErrorResponse,
   },
   {
     apiKey: 49,
@@ -808,6 +870,7 @@ export const API_TABLE: readonly ApiDescriptor[] = [
     listeners: ['zkBroker', 'broker', 'controller'],
     request: AlterClientQuotasRequest,
     response: AlterClientQuotasResponse,
+    errorResponse: alterClientQuotasErrorResponse,
   },
   {
     apiKey: 50,
@@ -820,6 +883,7 @@ export const API_TABLE: readonly ApiDescriptor[] = [
     listeners: ['zkBroker', 'broker', 'controller'],
     request: DescribeUserScramCredentialsRequest,
     response: DescribeUserScramCredentialsResponse,
+    errorResponse: describeUserScramCredentialsErrorResponse,
   },
   {
     apiKey: 51,
@@ -832,6 +896,7 @@ export const API_TABLE: readonly ApiDescriptor[] = [
     listeners: ['zkBroker', 'broker', 'controller'],
     request: AlterUserScramCredentialsRequest,
     response: AlterUserScramCredentialsResponse,
+    errorResponse: alterUserScramCredentialsErrorResponse,
   },
   {
     apiKey: 52,
@@ -844,6 +909,7 @@ export const API_TABLE: readonly ApiDescriptor[] = [
     listeners: ['controller'],
     request: VoteRequest,
     response: VoteResponse,
+    errorResponse: voteErrorResponse,
   },
   {
     apiKey: 53,
@@ -856,6 +922,7 @@ export const API_TABLE: readonly ApiDescriptor[] = [
     listeners: ['controller'],
     request: BeginQuorumEpochRequest,
     response: BeginQuorumEpochResponse,
+    errorResponse: beginQuorumEpochErrorResponse,
   },
   {
     apiKey: 54,
@@ -868,6 +935,7 @@ export const API_TABLE: readonly ApiDescriptor[] = [
     listeners: ['controller'],
     request: EndQuorumEpochRequest,
     response: EndQuorumEpochResponse,
+    errorResponse: endQuorumEpochErrorResponse,
   },
   {
     apiKey: 55,
@@ -880,6 +948,7 @@ export const API_TABLE: readonly ApiDescriptor[] = [
     listeners: ['broker', 'controller'],
     request: DescribeQuorumRequest,
     response: DescribeQuorumResponse,
+    errorResponse: describeQuorumErrorResponse,
   },
   {
     apiKey: 56,
@@ -892,6 +961,7 @@ export const API_TABLE: readonly ApiDescriptor[] = [
     listeners: ['zkBroker', 'controller'],
     request: AlterPartitionRequest,
     response: AlterPartitionResponse,
+    errorResponse: alterPartitionErrorResponse,
   },
   {
     apiKey: 57,
@@ -904,6 +974,7 @@ export const API_TABLE: readonly ApiDescriptor[] = [
     listeners: ['zkBroker', 'broker', 'controller'],
     request: UpdateFeaturesRequest,
     response: UpdateFeaturesResponse,
+    errorResponse: updateFeaturesErrorResponse,
   },
   {
     apiKey: 58,
@@ -916,6 +987,7 @@ export const API_TABLE: readonly ApiDescriptor[] = [
     listeners: ['controller', 'zkBroker'],
     request: EnvelopeRequest,
     response: EnvelopeResponse,
+    errorResponse: envelopeErrorResponse,
   },
   {
     apiKey: 59,
@@ -928,6 +1000,7 @@ export const API_TABLE: readonly ApiDescriptor[] = [
     listeners: ['controller'],
     request: FetchSnapshotRequest,
     response: FetchSnapshotResponse,
+    errorResponse: fetchSnapshotErrorResponse,
   },
   {
     apiKey: 60,
@@ -940,6 +1013,7 @@ export const API_TABLE: readonly ApiDescriptor[] = [
     listeners: ['zkBroker', 'broker', 'controller'],
     request: DescribeClusterRequest,
     response: DescribeClusterResponse,
+    errorResponse: describeClusterErrorResponse,
   },
   {
     apiKey: 61,
@@ -952,6 +1026,7 @@ export const API_TABLE: readonly ApiDescriptor[] = [
     listeners: ['zkBroker', 'broker'],
     request: DescribeProducersRequest,
     response: DescribeProducersResponse,
+    errorResponse: describeProducersErrorResponse,
   },
   {
     apiKey: 62,
@@ -964,6 +1039,7 @@ export const API_TABLE: readonly ApiDescriptor[] = [
     listeners: ['controller'],
     request: BrokerRegistrationRequest,
     response: BrokerRegistrationResponse,
+    errorResponse: brokerRegistrationErrorResponse,
   },
   {
     apiKey: 63,
@@ -976,6 +1052,7 @@ export const API_TABLE: readonly ApiDescriptor[] = [
     listeners: ['controller'],
     request: BrokerHeartbeatRequest,
     response: BrokerHeartbeatResponse,
+    errorResponse: brokerHeartbeatErrorResponse,
   },
   {
     apiKey: 64,
@@ -988,6 +1065,7 @@ export const API_TABLE: readonly ApiDescriptor[] = [
     listeners: ['broker', 'controller'],
     request: UnregisterBrokerRequest,
     response: UnregisterBrokerResponse,
+    errorResponse: unregisterBrokerErrorResponse,
   },
   {
     apiKey: 65,
@@ -1000,6 +1078,7 @@ export const API_TABLE: readonly ApiDescriptor[] = [
     listeners: ['zkBroker', 'broker'],
     request: DescribeTransactionsRequest,
     response: DescribeTransactionsResponse,
+    errorResponse: describeTransactionsErrorResponse,
   },
   {
     apiKey: 66,
@@ -1012,6 +1091,7 @@ export const API_TABLE: readonly ApiDescriptor[] = [
     listeners: ['zkBroker', 'broker'],
     request: ListTransactionsRequest,
     response: ListTransactionsResponse,
+    errorResponse: listTransactionsErrorResponse,
   },
   {
     apiKey: 67,
@@ -1024,6 +1104,7 @@ export const API_TABLE: readonly ApiDescriptor[] = [
     listeners: ['zkBroker', 'controller'],
     request: AllocateProducerIdsRequest,
     response: AllocateProducerIdsResponse,
+    errorResponse: allocateProducerIdsErrorResponse,
   },
   {
     apiKey: 68,
@@ -1036,6 +1117,7 @@ export const API_TABLE: readonly ApiDescriptor[] = [
     listeners: ['zkBroker', 'broker'],
     request: ConsumerGroupHeartbeatRequest,
     response: ConsumerGroupHeartbeatResponse,
+    errorResponse: consumerGroupHeartbeatErrorResponse,
   },
   {
     apiKey: 69,
@@ -1048,6 +1130,7 @@ export const API_TABLE: readonly ApiDescriptor[] = [
     listeners: ['zkBroker', 'broker'],
     request: ConsumerGroupDescribeRequest,
     response: ConsumerGroupDescribeResponse,
+    errorResponse: consumerGroupDescribeErrorResponse,
   },
   {
     apiKey: 70,
@@ -1060,6 +1143,7 @@ export const API_TABLE: readonly ApiDescriptor[] = [
     listeners: ['controller'],
     request: ControllerRegistrationRequest,
     response: ControllerRegistrationResponse,
+    errorResponse: controllerRegistrationErrorResponse,
   },
   {
     apiKey: 71,
@@ -1072,6 +1156,7 @@ export const API_TABLE: readonly ApiDescriptor[] = [
     listeners: ['broker'],
     request: GetTelemetrySubscriptionsRequest,
     response: GetTelemetrySubscriptionsResponse,
+    errorResponse: getTelemetrySubscriptionsErrorResponse,
   },
   {
     apiKey: 72,
@@ -1084,6 +1169,7 @@ export const API_TABLE: readonly ApiDescriptor[] = [
     listeners: ['broker'],
     request: PushTelemetryRequest,
     response: PushTelemetryResponse,
+    errorResponse: pushTelemetryErrorResponse,
   },
   {
     apiKey: 73,
@@ -1096,6 +1182,7 @@ export const API_TABLE: readonly ApiDescriptor[] = [
     listeners: ['controller'],
     request: AssignReplicasToDirsRequest,
     response: AssignReplicasToDirsResponse,
+    errorResponse: assignReplicasToDirsErrorResponse,
   },
   {
     apiKey: 74,
@@ -1108,6 +1195,7 @@ export const API_TABLE: readonly ApiDescriptor[] = [
     listeners: ['broker'],
     request: ListClientMetricsResourcesRequest,
     response: ListClientMetricsResourcesResponse,
+    errorResponse: listClientMetricsResourcesErrorResponse,
   },
   {
     apiKey: 75,
@@ -1120,6 +1208,7 @@ export const API_TABLE: readonly ApiDescriptor[] = [
     listeners: ['broker'],
     request: DescribeTopicPartitionsRequest,
     response: DescribeTopicPartitionsResponse,
+    errorResponse: describeTopicPartitionsErrorResponse,
   },
   {
     apiKey: 76,
@@ -1132,6 +1221,7 @@ export const API_TABLE: readonly ApiDescriptor[] = [
     listeners: ['broker'],
     request: ShareGroupHeartbeatRequest,
     response: ShareGroupHeartbeatResponse,
+    errorResponse: shareGroupHeartbeatErrorResponse,
   },
   {
     apiKey: 77,
@@ -1144,6 +1234,7 @@ export const API_TABLE: readonly ApiDescriptor[] = [
     listeners: ['broker'],
     request: ShareGroupDescribeRequest,
     response: ShareGroupDescribeResponse,
+    errorResponse: shareGroupDescribeErrorResponse,
   },
   {
     apiKey: 78,
@@ -1156,6 +1247,7 @@ export const API_TABLE: readonly ApiDescriptor[] = [
     listeners: ['broker'],
     request: ShareFetchRequest,
     response: ShareFetchResponse,
+    errorResponse: shareFetchErrorResponse,
   },
   {
     apiKey: 79,
@@ -1168,6 +1260,7 @@ export const API_TABLE: readonly ApiDescriptor[] = [
     listeners: ['broker'],
     request: ShareAcknowledgeRequest,
     response: ShareAcknowledgeResponse,
+    errorResponse: shareAcknowledgeErrorResponse,
   },
   {
     apiKey: 80,
@@ -1180,6 +1273,7 @@ export const API_TABLE: readonly ApiDescriptor[] = [
     listeners: ['controller', 'broker'],
     request: AddRaftVoterRequest,
     response: AddRaftVoterResponse,
+    errorResponse: addRaftVoterErrorResponse,
   },
   {
     apiKey: 81,
@@ -1192,6 +1286,7 @@ export const API_TABLE: readonly ApiDescriptor[] = [
     listeners: ['controller', 'broker'],
     request: RemoveRaftVoterRequest,
     response: RemoveRaftVoterResponse,
+    errorResponse: removeRaftVoterErrorResponse,
   },
   {
     apiKey: 82,
@@ -1204,6 +1299,7 @@ export const API_TABLE: readonly ApiDescriptor[] = [
     listeners: ['controller'],
     request: UpdateRaftVoterRequest,
     response: UpdateRaftVoterResponse,
+    errorResponse: updateRaftVoterErrorResponse,
   },
   {
     apiKey: 83,
@@ -1216,6 +1312,7 @@ export const API_TABLE: readonly ApiDescriptor[] = [
     listeners: ['broker'],
     request: InitializeShareGroupStateRequest,
     response: InitializeShareGroupStateResponse,
+    errorResponse: initializeShareGroupStateErrorResponse,
   },
   {
     apiKey: 84,
@@ -1228,6 +1325,7 @@ export const API_TABLE: readonly ApiDescriptor[] = [
     listeners: ['broker'],
     request: ReadShareGroupStateRequest,
     response: ReadShareGroupStateResponse,
+    errorResponse: readShareGroupStateErrorResponse,
   },
   {
     apiKey: 85,
@@ -1240,6 +1338,7 @@ export const API_TABLE: readonly ApiDescriptor[] = [
     listeners: ['broker'],
     request: WriteShareGroupStateRequest,
     response: WriteShareGroupStateResponse,
+    errorResponse: writeShareGroupStateErrorResponse,
   },
   {
     apiKey: 86,
@@ -1252,6 +1351,7 @@ export const API_TABLE: readonly ApiDescriptor[] = [
     listeners: ['broker'],
     request: DeleteShareGroupStateRequest,
     response: DeleteShareGroupStateResponse,
+    errorResponse: deleteShareGroupStateErrorResponse,
   },
   {
     apiKey: 87,
@@ -1264,5 +1364,6 @@ export const API_TABLE: readonly ApiDescriptor[] = [
     listeners: ['broker'],
     request: ReadShareGroupStateSummaryRequest,
     response: ReadShareGroupStateSummaryResponse,
+    errorResponse: readShareGroupStateSummaryErrorResponse,
   },
 ];

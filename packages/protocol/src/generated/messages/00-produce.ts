@@ -618,6 +618,21 @@ function readProduceResponseNodeEndpoint(reader: Reader, _version: number): Prod
   return result;
 }
 
+/** ProduceResponse to a ProduceRequest answered with an error (Kafka's getErrorResponse). */
+export function produceErrorResponse(request: ProduceRequest, version: number, errorCode: number, errorMessage: string): ProduceResponseInput {
+  return {
+    responses: request.topicData.map((e1) => ({
+      name: e1.name,
+      partitionResponses: e1.partitionData.map((e2) => ({
+        index: e2.index,
+        errorCode,
+        baseOffset: 0n,
+        errorMessage: version >= 8 ? errorMessage : null,
+      })),
+    })),
+  };
+}
+
 function defaultProduceResponseLeaderIdAndEpoch(): ProduceResponseLeaderIdAndEpoch {
   return { leaderId: -1, leaderEpoch: -1 };
 }

@@ -1058,6 +1058,22 @@ function readFetchResponseNodeEndpoint(reader: Reader, _version: number): FetchR
   return result;
 }
 
+/** FetchResponse to a FetchRequest answered with an error (Kafka's getErrorResponse). */
+export function fetchErrorResponse(request: FetchRequest, version: number, errorCode: number, _errorMessage: string): FetchResponseInput {
+  return {
+    errorCode: version >= 7 ? errorCode : 0,
+    responses: request.topics.map((e1) => ({
+      topic: version <= 12 ? e1.topic : "",
+      topicId: version >= 13 ? e1.topicId : ZERO_UUID,
+      partitions: e1.partitions.map((e2) => ({
+        partitionIndex: e2.partition,
+        errorCode,
+        highWatermark: 0n,
+      })),
+    })),
+  };
+}
+
 function defaultFetchResponseEpochEndOffset(): FetchResponseEpochEndOffset {
   return { epoch: -1, endOffset: -1n };
 }

@@ -442,6 +442,19 @@ function readListOffsetsResponseListOffsetsPartitionResponse(reader: Reader, ver
   return result;
 }
 
+/** ListOffsetsResponse to a ListOffsetsRequest answered with an error (Kafka's getErrorResponse). */
+export function listOffsetsErrorResponse(request: ListOffsetsRequest, _version: number, errorCode: number, _errorMessage: string): ListOffsetsResponseInput {
+  return {
+    topics: request.topics.map((e1) => ({
+      name: e1.name,
+      partitions: e1.partitions.map((e2) => ({
+        partitionIndex: e2.partitionIndex,
+        errorCode,
+      })),
+    })),
+  };
+}
+
 /** Encoder and decoder of ListOffsetsResponse, versions 0-10. */
 export const ListOffsetsResponse: MessageCodec<ListOffsetsResponse, ListOffsetsResponseInput> = {
   name: 'ListOffsetsResponse',

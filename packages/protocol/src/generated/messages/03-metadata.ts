@@ -548,6 +548,19 @@ function readMetadataResponsePartition(reader: Reader, version: number): Metadat
   return result;
 }
 
+/** MetadataResponse to a MetadataRequest answered with an error (Kafka's getErrorResponse). */
+export function metadataErrorResponse(request: MetadataRequest, version: number, errorCode: number, _errorMessage: string): MetadataResponseInput {
+  return {
+    brokers: [],
+    topics: (request.topics ?? []).map((e1) => ({
+      errorCode,
+      name: (e1.name ?? ""),
+      topicId: version >= 10 ? e1.topicId : ZERO_UUID,
+      partitions: [],
+    })),
+  };
+}
+
 /** Encoder and decoder of MetadataResponse, versions 0-12. */
 export const MetadataResponse: MessageCodec<MetadataResponse, MetadataResponseInput> = {
   name: 'MetadataResponse',

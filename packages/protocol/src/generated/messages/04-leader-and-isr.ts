@@ -674,6 +674,13 @@ function readLeaderAndIsrResponseLeaderAndIsrTopicError(reader: Reader, version:
   return result;
 }
 
+/** LeaderAndIsrResponse to a LeaderAndIsrRequest answered with an error (Kafka's getErrorResponse). */
+export function leaderAndIsrErrorResponse(_request: LeaderAndIsrRequest, _version: number, errorCode: number, _errorMessage: string): LeaderAndIsrResponseInput {
+  return {
+    errorCode,
+  };
+}
+
 /** Encoder and decoder of LeaderAndIsrResponse, versions 0-7. */
 export const LeaderAndIsrResponse: MessageCodec<LeaderAndIsrResponse, LeaderAndIsrResponseInput> = {
   name: 'LeaderAndIsrResponse',

@@ -483,6 +483,14 @@ function readStopReplicaResponseStopReplicaPartitionError(reader: Reader, versio
   return result;
 }
 
+/** StopReplicaResponse to a StopReplicaRequest answered with an error (Kafka's getErrorResponse). */
+export function stopReplicaErrorResponse(_request: StopReplicaRequest, _version: number, errorCode: number, _errorMessage: string): StopReplicaResponseInput {
+  return {
+    errorCode,
+    partitionErrors: [],
+  };
+}
+
 /** Encoder and decoder of StopReplicaResponse, versions 0-4. */
 export const StopReplicaResponse: MessageCodec<StopReplicaResponse, StopReplicaResponseInput> = {
   name: 'StopReplicaResponse',

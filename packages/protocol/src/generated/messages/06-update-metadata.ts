@@ -582,6 +582,13 @@ function readUpdateMetadataResponse(reader: Reader, version: number): UpdateMeta
   return result;
 }
 
+/** UpdateMetadataResponse to a UpdateMetadataRequest answered with an error (Kafka's getErrorResponse). */
+export function updateMetadataErrorResponse(_request: UpdateMetadataRequest, _version: number, errorCode: number, _errorMessage: string): UpdateMetadataResponseInput {
+  return {
+    errorCode,
+  };
+}
+
 /** Encoder and decoder of UpdateMetadataResponse, versions 0-8. */
 export const UpdateMetadataResponse: MessageCodec<UpdateMetadataResponse, UpdateMetadataResponseInput> = {
   name: 'UpdateMetadataResponse',

@@ -179,6 +179,14 @@ function readControlledShutdownResponseRemainingPartition(reader: Reader, versio
   return result;
 }
 
+/** ControlledShutdownResponse to a ControlledShutdownRequest answered with an error (Kafka's getErrorResponse). */
+export function controlledShutdownErrorResponse(_request: ControlledShutdownRequest, _version: number, errorCode: number, _errorMessage: string): ControlledShutdownResponseInput {
+  return {
+    errorCode,
+    remainingPartitions: [],
+  };
+}
+
 /** Encoder and decoder of ControlledShutdownResponse, versions 0-3. */
 export const ControlledShutdownResponse: MessageCodec<ControlledShutdownResponse, ControlledShutdownResponseInput> = {
   name: 'ControlledShutdownResponse',

@@ -413,6 +413,19 @@ function readOffsetCommitResponsePartition(reader: Reader, version: number): Off
   return result;
 }
 
+/** OffsetCommitResponse to a OffsetCommitRequest answered with an error (Kafka's getErrorResponse). */
+export function offsetCommitErrorResponse(request: OffsetCommitRequest, _version: number, errorCode: number, _errorMessage: string): OffsetCommitResponseInput {
+  return {
+    topics: request.topics.map((e1) => ({
+      name: e1.name,
+      partitions: e1.partitions.map((e2) => ({
+        partitionIndex: e2.partitionIndex,
+        errorCode,
+      })),
+    })),
+  };
+}
+
 /** Encoder and decoder of OffsetCommitResponse, versions 0-9. */
 export const OffsetCommitResponse: MessageCodec<OffsetCommitResponse, OffsetCommitResponseInput> = {
   name: 'OffsetCommitResponse',

@@ -732,6 +732,27 @@ function readOffsetFetchResponsePartitions(reader: Reader, _version: number): Of
   return result;
 }
 
+/** OffsetFetchResponse to a OffsetFetchRequest answered with an error (Kafka's getErrorResponse). */
+export function offsetFetchErrorResponse(request: OffsetFetchRequest, version: number, errorCode: number, _errorMessage: string): OffsetFetchResponseInput {
+  return {
+    topics: version <= 7 ? (request.topics ?? []).map((e1) => ({
+      name: e1.name,
+      partitions: e1.partitionIndexes.map((e2) => ({
+        partitionIndex: e2,
+        committedOffset: 0n,
+        metadata: "",
+        errorCode,
+      })),
+    })) : [],
+    errorCode: version >= 2 && version <= 7 ? errorCode : 0,
+    groups: version >= 8 ? request.groups.map((e1) => ({
+      groupId: e1.groupId,
+      topics: [],
+      errorCode,
+    })) : [],
+  };
+}
+
 /** Encoder and decoder of OffsetFetchResponse, versions 0-9. */
 export const OffsetFetchResponse: MessageCodec<OffsetFetchResponse, OffsetFetchResponseInput> = {
   name: 'OffsetFetchResponse',

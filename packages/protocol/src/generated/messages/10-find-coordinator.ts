@@ -296,6 +296,22 @@ function readFindCoordinatorResponseCoordinator(reader: Reader, _version: number
   return result;
 }
 
+/** FindCoordinatorResponse to a FindCoordinatorRequest answered with an error (Kafka's getErrorResponse). */
+export function findCoordinatorErrorResponse(request: FindCoordinatorRequest, version: number, errorCode: number, errorMessage: string): FindCoordinatorResponseInput {
+  return {
+    errorCode: version <= 3 ? errorCode : 0,
+    errorMessage: version >= 1 && version <= 3 ? errorMessage : "",
+    coordinators: version >= 4 ? request.coordinatorKeys.map((e1) => ({
+      key: e1,
+      nodeId: 0,
+      host: "",
+      port: 0,
+      errorCode,
+      errorMessage,
+    })) : [],
+  };
+}
+
 /** Encoder and decoder of FindCoordinatorResponse, versions 0-6. */
 export const FindCoordinatorResponse: MessageCodec<FindCoordinatorResponse, FindCoordinatorResponseInput> = {
   name: 'FindCoordinatorResponse',

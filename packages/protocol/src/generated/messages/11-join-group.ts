@@ -353,6 +353,17 @@ function readJoinGroupResponseMember(reader: Reader, version: number): JoinGroup
   return result;
 }
 
+/** JoinGroupResponse to a JoinGroupRequest answered with an error (Kafka's getErrorResponse). */
+export function joinGroupErrorResponse(_request: JoinGroupRequest, _version: number, errorCode: number, _errorMessage: string): JoinGroupResponseInput {
+  return {
+    errorCode,
+    protocolName: "",
+    leader: "",
+    memberId: "",
+    members: [],
+  };
+}
+
 /** Encoder and decoder of JoinGroupResponse, versions 0-9. */
 export const JoinGroupResponse: MessageCodec<JoinGroupResponse, JoinGroupResponseInput> = {
   name: 'JoinGroupResponse',

@@ -143,6 +143,13 @@ function readHeartbeatResponse(reader: Reader, version: number): HeartbeatRespon
   return result;
 }
 
+/** HeartbeatResponse to a HeartbeatRequest answered with an error (Kafka's getErrorResponse). */
+export function heartbeatErrorResponse(_request: HeartbeatRequest, _version: number, errorCode: number, _errorMessage: string): HeartbeatResponseInput {
+  return {
+    errorCode,
+  };
+}
+
 /** Encoder and decoder of HeartbeatResponse, versions 0-4. */
 export const HeartbeatResponse: MessageCodec<HeartbeatResponse, HeartbeatResponseInput> = {
   name: 'HeartbeatResponse',

@@ -281,6 +281,13 @@ function readLeaveGroupResponseMemberResponse(reader: Reader, version: number): 
   return result;
 }
 
+/** LeaveGroupResponse to a LeaveGroupRequest answered with an error (Kafka's getErrorResponse). */
+export function leaveGroupErrorResponse(_request: LeaveGroupRequest, _version: number, errorCode: number, _errorMessage: string): LeaveGroupResponseInput {
+  return {
+    errorCode,
+  };
+}
+
 /** Encoder and decoder of LeaveGroupResponse, versions 0-5. */
 export const LeaveGroupResponse: MessageCodec<LeaveGroupResponse, LeaveGroupResponseInput> = {
   name: 'LeaveGroupResponse',

@@ -4,6 +4,7 @@
 /** SyncGroup (api key 14): request and response. */
 
 import {
+  EMPTY_BUFFER,
   checkVersion,
   readBytes,
   readNullableString,
@@ -249,6 +250,14 @@ function readSyncGroupResponse(reader: Reader, version: number): SyncGroupRespon
   const result: SyncGroupResponse = { throttleTimeMs: $throttleTimeMs, errorCode: $errorCode, protocolType: $protocolType, protocolName: $protocolName, assignment: $assignment };
   if (unknownTaggedFields !== undefined) result._unknownTaggedFields = unknownTaggedFields;
   return result;
+}
+
+/** SyncGroupResponse to a SyncGroupRequest answered with an error (Kafka's getErrorResponse). */
+export function syncGroupErrorResponse(_request: SyncGroupRequest, _version: number, errorCode: number, _errorMessage: string): SyncGroupResponseInput {
+  return {
+    errorCode,
+    assignment: EMPTY_BUFFER,
+  };
 }
 
 /** Encoder and decoder of SyncGroupResponse, versions 0-5. */

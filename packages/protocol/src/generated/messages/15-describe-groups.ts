@@ -325,6 +325,20 @@ function readDescribeGroupsResponseDescribedGroupMember(reader: Reader, version:
   return result;
 }
 
+/** DescribeGroupsResponse to a DescribeGroupsRequest answered with an error (Kafka's getErrorResponse). */
+export function describeGroupsErrorResponse(request: DescribeGroupsRequest, _version: number, errorCode: number, _errorMessage: string): DescribeGroupsResponseInput {
+  return {
+    groups: request.groups.map((e1) => ({
+      errorCode,
+      groupId: e1,
+      groupState: "",
+      protocolType: "",
+      protocolData: "",
+      members: [],
+    })),
+  };
+}
+
 /** Encoder and decoder of DescribeGroupsResponse, versions 0-5. */
 export const DescribeGroupsResponse: MessageCodec<DescribeGroupsResponse, DescribeGroupsResponseInput> = {
   name: 'DescribeGroupsResponse',

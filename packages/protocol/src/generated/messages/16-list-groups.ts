@@ -243,6 +243,14 @@ function readListGroupsResponseListedGroup(reader: Reader, version: number): Lis
   return result;
 }
 
+/** ListGroupsResponse to a ListGroupsRequest answered with an error (Kafka's getErrorResponse). */
+export function listGroupsErrorResponse(_request: ListGroupsRequest, _version: number, errorCode: number, _errorMessage: string): ListGroupsResponseInput {
+  return {
+    errorCode,
+    groups: [],
+  };
+}
+
 /** Encoder and decoder of ListGroupsResponse, versions 0-5. */
 export const ListGroupsResponse: MessageCodec<ListGroupsResponse, ListGroupsResponseInput> = {
   name: 'ListGroupsResponse',

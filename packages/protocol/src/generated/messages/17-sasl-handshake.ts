@@ -101,6 +101,14 @@ function readSaslHandshakeResponse(reader: Reader, _version: number): SaslHandsh
   return result;
 }
 
+/** SaslHandshakeResponse to a SaslHandshakeRequest answered with an error (Kafka's getErrorResponse). */
+export function saslHandshakeErrorResponse(_request: SaslHandshakeRequest, _version: number, errorCode: number, _errorMessage: string): SaslHandshakeResponseInput {
+  return {
+    errorCode,
+    mechanisms: [],
+  };
+}
+
 /** Encoder and decoder of SaslHandshakeResponse, versions 0-1. */
 export const SaslHandshakeResponse: MessageCodec<SaslHandshakeResponse, SaslHandshakeResponseInput> = {
   name: 'SaslHandshakeResponse',

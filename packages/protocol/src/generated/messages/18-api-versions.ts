@@ -370,6 +370,14 @@ function readApiVersionsResponseFinalizedFeatureKey(reader: Reader, _version: nu
   return result;
 }
 
+/** ApiVersionsResponse to a ApiVersionsRequest answered with an error (Kafka's getErrorResponse). */
+export function apiVersionsErrorResponse(_request: ApiVersionsRequest, _version: number, errorCode: number, _errorMessage: string): ApiVersionsResponseInput {
+  return {
+    errorCode,
+    apiKeys: [],
+  };
+}
+
 /** Encoder and decoder of ApiVersionsResponse, versions 0-4. */
 export const ApiVersionsResponse: MessageCodec<ApiVersionsResponse, ApiVersionsResponseInput> = {
   name: 'ApiVersionsResponse',

@@ -544,6 +544,17 @@ function readCreateTopicsResponseCreatableTopicConfigs(reader: Reader, _version:
   return result;
 }
 
+/** CreateTopicsResponse to a CreateTopicsRequest answered with an error (Kafka's getErrorResponse). */
+export function createTopicsErrorResponse(request: CreateTopicsRequest, version: number, errorCode: number, errorMessage: string): CreateTopicsResponseInput {
+  return {
+    topics: request.topics.map((e1) => ({
+      name: e1.name,
+      errorCode,
+      errorMessage: version >= 1 ? errorMessage : "",
+    })),
+  };
+}
+
 /** Encoder and decoder of CreateTopicsResponse, versions 0-7. */
 export const CreateTopicsResponse: MessageCodec<CreateTopicsResponse, CreateTopicsResponseInput> = {
   name: 'CreateTopicsResponse',

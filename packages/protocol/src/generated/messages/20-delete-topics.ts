@@ -288,6 +288,22 @@ function readDeleteTopicsResponseDeletableTopicResult(reader: Reader, version: n
   return result;
 }
 
+/** DeleteTopicsResponse to a DeleteTopicsRequest answered with an error (Kafka's getErrorResponse). */
+export function deleteTopicsErrorResponse(request: DeleteTopicsRequest, version: number, errorCode: number, errorMessage: string): DeleteTopicsResponseInput {
+  return {
+    responses: [...request.topicNames.map((e1) => ({
+      name: e1,
+      errorCode,
+      errorMessage: version >= 5 ? errorMessage : null,
+    })), ...request.topics.map((e1) => ({
+      name: (e1.name ?? ""),
+      topicId: version >= 6 ? e1.topicId : ZERO_UUID,
+      errorCode,
+      errorMessage: version >= 5 ? errorMessage : null,
+    }))],
+  };
+}
+
 /** Encoder and decoder of DeleteTopicsResponse, versions 0-6. */
 export const DeleteTopicsResponse: MessageCodec<DeleteTopicsResponse, DeleteTopicsResponseInput> = {
   name: 'DeleteTopicsResponse',

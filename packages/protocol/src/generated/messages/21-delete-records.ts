@@ -352,6 +352,21 @@ function readDeleteRecordsResponseDeleteRecordsPartitionResult(reader: Reader, v
   return result;
 }
 
+/** DeleteRecordsResponse to a DeleteRecordsRequest answered with an error (Kafka's getErrorResponse). */
+export function deleteRecordsErrorResponse(request: DeleteRecordsRequest, _version: number, errorCode: number, _errorMessage: string): DeleteRecordsResponseInput {
+  return {
+    throttleTimeMs: 0,
+    topics: request.topics.map((e1) => ({
+      name: e1.name,
+      partitions: e1.partitions.map((e2) => ({
+        partitionIndex: e2.partitionIndex,
+        lowWatermark: 0n,
+        errorCode,
+      })),
+    })),
+  };
+}
+
 /** Encoder and decoder of DeleteRecordsResponse, versions 0-2. */
 export const DeleteRecordsResponse: MessageCodec<DeleteRecordsResponse, DeleteRecordsResponseInput> = {
   name: 'DeleteRecordsResponse',

@@ -156,6 +156,15 @@ function readInitProducerIdResponse(reader: Reader, version: number): InitProduc
   return result;
 }
 
+/** InitProducerIdResponse to a InitProducerIdRequest answered with an error (Kafka's getErrorResponse). */
+export function initProducerIdErrorResponse(_request: InitProducerIdRequest, _version: number, errorCode: number, _errorMessage: string): InitProducerIdResponseInput {
+  return {
+    throttleTimeMs: 0,
+    errorCode,
+    producerEpoch: 0,
+  };
+}
+
 /** Encoder and decoder of InitProducerIdResponse, versions 0-5. */
 export const InitProducerIdResponse: MessageCodec<InitProducerIdResponse, InitProducerIdResponseInput> = {
   name: 'InitProducerIdResponse',

@@ -374,6 +374,19 @@ function readOffsetForLeaderEpochResponseEpochEndOffset(reader: Reader, version:
   return result;
 }
 
+/** OffsetForLeaderEpochResponse to a OffsetForLeaderEpochRequest answered with an error (Kafka's getErrorResponse). */
+export function offsetForLeaderEpochErrorResponse(request: OffsetForLeaderEpochRequest, _version: number, errorCode: number, _errorMessage: string): OffsetForLeaderEpochResponseInput {
+  return {
+    topics: request.topics.map((e1) => ({
+      topic: e1.topic,
+      partitions: e1.partitions.map((e2) => ({
+        errorCode,
+        partition: e2.partition,
+      })),
+    })),
+  };
+}
+
 /** Encoder and decoder of OffsetForLeaderEpochResponse, versions 0-4. */
 export const OffsetForLeaderEpochResponse: MessageCodec<OffsetForLeaderEpochResponse, OffsetForLeaderEpochResponseInput> = {
   name: 'OffsetForLeaderEpochResponse',

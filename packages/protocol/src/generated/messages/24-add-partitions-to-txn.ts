@@ -531,6 +531,21 @@ function readAddPartitionsToTxnResponseAddPartitionsToTxnPartitionResult(reader:
   return result;
 }
 
+/** AddPartitionsToTxnResponse to a AddPartitionsToTxnRequest answered with an error (Kafka's getErrorResponse). */
+export function addPartitionsToTxnErrorResponse(request: AddPartitionsToTxnRequest, version: number, errorCode: number, _errorMessage: string): AddPartitionsToTxnResponseInput {
+  return {
+    throttleTimeMs: 0,
+    errorCode: version >= 4 ? errorCode : 0,
+    resultsByTopicV3AndBelow: version <= 3 ? request.v3AndBelowTopics.map((e1) => ({
+      name: e1.name,
+      resultsByPartition: e1.partitions.map((e2) => ({
+        partitionIndex: e2,
+        partitionErrorCode: errorCode,
+      })),
+    })) : [],
+  };
+}
+
 /** Encoder and decoder of AddPartitionsToTxnResponse, versions 0-5. */
 export const AddPartitionsToTxnResponse: MessageCodec<AddPartitionsToTxnResponse, AddPartitionsToTxnResponseInput> = {
   name: 'AddPartitionsToTxnResponse',

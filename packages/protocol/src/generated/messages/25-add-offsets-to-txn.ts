@@ -135,6 +135,14 @@ function readAddOffsetsToTxnResponse(reader: Reader, version: number): AddOffset
   return result;
 }
 
+/** AddOffsetsToTxnResponse to a AddOffsetsToTxnRequest answered with an error (Kafka's getErrorResponse). */
+export function addOffsetsToTxnErrorResponse(_request: AddOffsetsToTxnRequest, _version: number, errorCode: number, _errorMessage: string): AddOffsetsToTxnResponseInput {
+  return {
+    throttleTimeMs: 0,
+    errorCode,
+  };
+}
+
 /** Encoder and decoder of AddOffsetsToTxnResponse, versions 0-4. */
 export const AddOffsetsToTxnResponse: MessageCodec<AddOffsetsToTxnResponse, AddOffsetsToTxnResponseInput> = {
   name: 'AddOffsetsToTxnResponse',

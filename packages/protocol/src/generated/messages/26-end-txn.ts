@@ -153,6 +153,14 @@ function readEndTxnResponse(reader: Reader, version: number): EndTxnResponse {
   return result;
 }
 
+/** EndTxnResponse to a EndTxnRequest answered with an error (Kafka's getErrorResponse). */
+export function endTxnErrorResponse(_request: EndTxnRequest, _version: number, errorCode: number, _errorMessage: string): EndTxnResponseInput {
+  return {
+    throttleTimeMs: 0,
+    errorCode,
+  };
+}
+
 /** Encoder and decoder of EndTxnResponse, versions 0-5. */
 export const EndTxnResponse: MessageCodec<EndTxnResponse, EndTxnResponseInput> = {
   name: 'EndTxnResponse',

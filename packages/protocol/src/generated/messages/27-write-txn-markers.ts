@@ -422,6 +422,22 @@ function readWriteTxnMarkersResponseWritableTxnMarkerPartitionResult(reader: Rea
   return result;
 }
 
+/** WriteTxnMarkersResponse to a WriteTxnMarkersRequest answered with an error (Kafka's getErrorResponse). */
+export function writeTxnMarkersErrorResponse(request: WriteTxnMarkersRequest, _version: number, errorCode: number, _errorMessage: string): WriteTxnMarkersResponseInput {
+  return {
+    markers: request.markers.map((e1) => ({
+      producerId: e1.producerId,
+      topics: e1.topics.map((e2) => ({
+        name: e2.name,
+        partitions: e2.partitionIndexes.map((e3) => ({
+          partitionIndex: e3,
+          errorCode,
+        })),
+      })),
+    })),
+  };
+}
+
 /** Encoder and decoder of WriteTxnMarkersResponse, versions 0-1. */
 export const WriteTxnMarkersResponse: MessageCodec<WriteTxnMarkersResponse, WriteTxnMarkersResponseInput> = {
   name: 'WriteTxnMarkersResponse',

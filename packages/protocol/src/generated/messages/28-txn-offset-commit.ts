@@ -415,6 +415,20 @@ function readTxnOffsetCommitResponsePartition(reader: Reader, version: number): 
   return result;
 }
 
+/** TxnOffsetCommitResponse to a TxnOffsetCommitRequest answered with an error (Kafka's getErrorResponse). */
+export function txnOffsetCommitErrorResponse(request: TxnOffsetCommitRequest, _version: number, errorCode: number, _errorMessage: string): TxnOffsetCommitResponseInput {
+  return {
+    throttleTimeMs: 0,
+    topics: request.topics.map((e1) => ({
+      name: e1.name,
+      partitions: e1.partitions.map((e2) => ({
+        partitionIndex: e2.partitionIndex,
+        errorCode,
+      })),
+    })),
+  };
+}
+
 /** Encoder and decoder of TxnOffsetCommitResponse, versions 0-4. */
 export const TxnOffsetCommitResponse: MessageCodec<TxnOffsetCommitResponse, TxnOffsetCommitResponseInput> = {
   name: 'TxnOffsetCommitResponse',

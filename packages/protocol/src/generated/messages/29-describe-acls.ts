@@ -319,6 +319,16 @@ function readDescribeAclsResponseAclDescription(reader: Reader, version: number)
   return result;
 }
 
+/** DescribeAclsResponse to a DescribeAclsRequest answered with an error (Kafka's getErrorResponse). */
+export function describeAclsErrorResponse(_request: DescribeAclsRequest, _version: number, errorCode: number, errorMessage: string): DescribeAclsResponseInput {
+  return {
+    throttleTimeMs: 0,
+    errorCode,
+    errorMessage,
+    resources: [],
+  };
+}
+
 /** Encoder and decoder of DescribeAclsResponse, versions 0-3. */
 export const DescribeAclsResponse: MessageCodec<DescribeAclsResponse, DescribeAclsResponseInput> = {
   name: 'DescribeAclsResponse',

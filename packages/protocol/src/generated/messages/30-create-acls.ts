@@ -267,6 +267,17 @@ function readCreateAclsResponseAclCreationResult(reader: Reader, version: number
   return result;
 }
 
+/** CreateAclsResponse to a CreateAclsRequest answered with an error (Kafka's getErrorResponse). */
+export function createAclsErrorResponse(request: CreateAclsRequest, _version: number, errorCode: number, errorMessage: string): CreateAclsResponseInput {
+  return {
+    throttleTimeMs: 0,
+    results: request.creations.map(() => ({
+      errorCode,
+      errorMessage,
+    })),
+  };
+}
+
 /** Encoder and decoder of CreateAclsResponse, versions 0-3. */
 export const CreateAclsResponse: MessageCodec<CreateAclsResponse, CreateAclsResponseInput> = {
   name: 'CreateAclsResponse',

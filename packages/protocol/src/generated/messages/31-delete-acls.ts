@@ -382,6 +382,18 @@ function readDeleteAclsResponseDeleteAclsMatchingAcl(reader: Reader, version: nu
   return result;
 }
 
+/** DeleteAclsResponse to a DeleteAclsRequest answered with an error (Kafka's getErrorResponse). */
+export function deleteAclsErrorResponse(request: DeleteAclsRequest, _version: number, errorCode: number, errorMessage: string): DeleteAclsResponseInput {
+  return {
+    throttleTimeMs: 0,
+    filterResults: request.filters.map(() => ({
+      errorCode,
+      errorMessage,
+      matchingAcls: [],
+    })),
+  };
+}
+
 /** Encoder and decoder of DeleteAclsResponse, versions 0-3. */
 export const DeleteAclsResponse: MessageCodec<DeleteAclsResponse, DeleteAclsResponseInput> = {
   name: 'DeleteAclsResponse',

@@ -474,6 +474,20 @@ function readDescribeConfigsResponseDescribeConfigsSynonym(reader: Reader, versi
   return result;
 }
 
+/** DescribeConfigsResponse to a DescribeConfigsRequest answered with an error (Kafka's getErrorResponse). */
+export function describeConfigsErrorResponse(request: DescribeConfigsRequest, _version: number, errorCode: number, errorMessage: string): DescribeConfigsResponseInput {
+  return {
+    throttleTimeMs: 0,
+    results: request.resources.map((e1) => ({
+      errorCode,
+      errorMessage,
+      resourceType: e1.resourceType,
+      resourceName: e1.resourceName,
+      configs: [],
+    })),
+  };
+}
+
 /** Encoder and decoder of DescribeConfigsResponse, versions 0-4. */
 export const DescribeConfigsResponse: MessageCodec<DescribeConfigsResponse, DescribeConfigsResponseInput> = {
   name: 'DescribeConfigsResponse',

@@ -312,6 +312,19 @@ function readAlterConfigsResponseAlterConfigsResourceResponse(reader: Reader, ve
   return result;
 }
 
+/** AlterConfigsResponse to a AlterConfigsRequest answered with an error (Kafka's getErrorResponse). */
+export function alterConfigsErrorResponse(request: AlterConfigsRequest, _version: number, errorCode: number, errorMessage: string): AlterConfigsResponseInput {
+  return {
+    throttleTimeMs: 0,
+    responses: request.resources.map((e1) => ({
+      errorCode,
+      errorMessage,
+      resourceType: e1.resourceType,
+      resourceName: e1.resourceName,
+    })),
+  };
+}
+
 /** Encoder and decoder of AlterConfigsResponse, versions 0-2. */
 export const AlterConfigsResponse: MessageCodec<AlterConfigsResponse, AlterConfigsResponseInput> = {
   name: 'AlterConfigsResponse',

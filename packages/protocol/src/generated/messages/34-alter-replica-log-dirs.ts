@@ -352,6 +352,20 @@ function readAlterReplicaLogDirsResponseAlterReplicaLogDirPartitionResult(reader
   return result;
 }
 
+/** AlterReplicaLogDirsResponse to a AlterReplicaLogDirsRequest answered with an error (Kafka's getErrorResponse). */
+export function alterReplicaLogDirsErrorResponse(request: AlterReplicaLogDirsRequest, _version: number, errorCode: number, _errorMessage: string): AlterReplicaLogDirsResponseInput {
+  return {
+    throttleTimeMs: 0,
+    results: request.dirs.flatMap((d1) => d1.topics).map((e1) => ({
+      topicName: e1.name,
+      partitions: e1.partitions.map((e2) => ({
+        partitionIndex: e2,
+        errorCode,
+      })),
+    })),
+  };
+}
+
 /** Encoder and decoder of AlterReplicaLogDirsResponse, versions 0-2. */
 export const AlterReplicaLogDirsResponse: MessageCodec<AlterReplicaLogDirsResponse, AlterReplicaLogDirsResponseInput> = {
   name: 'AlterReplicaLogDirsResponse',

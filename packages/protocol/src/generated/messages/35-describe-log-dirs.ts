@@ -402,6 +402,15 @@ function readDescribeLogDirsResponseDescribeLogDirsPartition(reader: Reader, ver
   return result;
 }
 
+/** DescribeLogDirsResponse to a DescribeLogDirsRequest answered with an error (Kafka's getErrorResponse). */
+export function describeLogDirsErrorResponse(_request: DescribeLogDirsRequest, version: number, errorCode: number, _errorMessage: string): DescribeLogDirsResponseInput {
+  return {
+    throttleTimeMs: 0,
+    errorCode: version >= 3 ? errorCode : 0,
+    results: [],
+  };
+}
+
 /** Encoder and decoder of DescribeLogDirsResponse, versions 0-4. */
 export const DescribeLogDirsResponse: MessageCodec<DescribeLogDirsResponse, DescribeLogDirsResponseInput> = {
   name: 'DescribeLogDirsResponse',

@@ -4,6 +4,7 @@
 /** SaslAuthenticate (api key 36): request and response. */
 
 import {
+  EMPTY_BUFFER,
   checkVersion,
   readBytes,
   readNullableString,
@@ -130,6 +131,15 @@ function readSaslAuthenticateResponse(reader: Reader, version: number): SaslAuth
   const result: SaslAuthenticateResponse = { errorCode: $errorCode, errorMessage: $errorMessage, authBytes: $authBytes, sessionLifetimeMs: $sessionLifetimeMs };
   if (unknownTaggedFields !== undefined) result._unknownTaggedFields = unknownTaggedFields;
   return result;
+}
+
+/** SaslAuthenticateResponse to a SaslAuthenticateRequest answered with an error (Kafka's getErrorResponse). */
+export function saslAuthenticateErrorResponse(_request: SaslAuthenticateRequest, _version: number, errorCode: number, errorMessage: string): SaslAuthenticateResponseInput {
+  return {
+    errorCode,
+    errorMessage,
+    authBytes: EMPTY_BUFFER,
+  };
 }
 
 /** Encoder and decoder of SaslAuthenticateResponse, versions 0-2. */

@@ -321,6 +321,18 @@ function readCreatePartitionsResponseCreatePartitionsTopicResult(reader: Reader,
   return result;
 }
 
+/** CreatePartitionsResponse to a CreatePartitionsRequest answered with an error (Kafka's getErrorResponse). */
+export function createPartitionsErrorResponse(request: CreatePartitionsRequest, _version: number, errorCode: number, errorMessage: string): CreatePartitionsResponseInput {
+  return {
+    throttleTimeMs: 0,
+    results: request.topics.map((e1) => ({
+      name: e1.name,
+      errorCode,
+      errorMessage,
+    })),
+  };
+}
+
 /** Encoder and decoder of CreatePartitionsResponse, versions 0-3. */
 export const CreatePartitionsResponse: MessageCodec<CreatePartitionsResponse, CreatePartitionsResponseInput> = {
   name: 'CreatePartitionsResponse',

@@ -4,6 +4,7 @@
 /** CreateDelegationToken (api key 38): request and response. */
 
 import {
+  EMPTY_BUFFER,
   checkVersion,
   readBytes,
   readNullableString,
@@ -269,6 +270,21 @@ function readCreateDelegationTokenResponse(reader: Reader, version: number): Cre
   const result: CreateDelegationTokenResponse = { errorCode: $errorCode, principalType: $principalType, principalName: $principalName, tokenRequesterPrincipalType: $tokenRequesterPrincipalType, tokenRequesterPrincipalName: $tokenRequesterPrincipalName, issueTimestampMs: $issueTimestampMs, expiryTimestampMs: $expiryTimestampMs, maxTimestampMs: $maxTimestampMs, tokenId: $tokenId, hmac: $hmac, throttleTimeMs: $throttleTimeMs };
   if (unknownTaggedFields !== undefined) result._unknownTaggedFields = unknownTaggedFields;
   return result;
+}
+
+/** CreateDelegationTokenResponse to a CreateDelegationTokenRequest answered with an error (Kafka's getErrorResponse). */
+export function createDelegationTokenErrorResponse(_request: CreateDelegationTokenRequest, _version: number, errorCode: number, _errorMessage: string): CreateDelegationTokenResponseInput {
+  return {
+    errorCode,
+    principalType: "",
+    principalName: "",
+    issueTimestampMs: 0n,
+    expiryTimestampMs: 0n,
+    maxTimestampMs: 0n,
+    tokenId: "",
+    hmac: EMPTY_BUFFER,
+    throttleTimeMs: 0,
+  };
 }
 
 /** Encoder and decoder of CreateDelegationTokenResponse, versions 0-3. */

@@ -128,6 +128,15 @@ function readRenewDelegationTokenResponse(reader: Reader, version: number): Rene
   return result;
 }
 
+/** RenewDelegationTokenResponse to a RenewDelegationTokenRequest answered with an error (Kafka's getErrorResponse). */
+export function renewDelegationTokenErrorResponse(_request: RenewDelegationTokenRequest, _version: number, errorCode: number, _errorMessage: string): RenewDelegationTokenResponseInput {
+  return {
+    errorCode,
+    expiryTimestampMs: 0n,
+    throttleTimeMs: 0,
+  };
+}
+
 /** Encoder and decoder of RenewDelegationTokenResponse, versions 0-2. */
 export const RenewDelegationTokenResponse: MessageCodec<RenewDelegationTokenResponse, RenewDelegationTokenResponseInput> = {
   name: 'RenewDelegationTokenResponse',

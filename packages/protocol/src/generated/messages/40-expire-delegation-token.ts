@@ -128,6 +128,15 @@ function readExpireDelegationTokenResponse(reader: Reader, version: number): Exp
   return result;
 }
 
+/** ExpireDelegationTokenResponse to a ExpireDelegationTokenRequest answered with an error (Kafka's getErrorResponse). */
+export function expireDelegationTokenErrorResponse(_request: ExpireDelegationTokenRequest, _version: number, errorCode: number, _errorMessage: string): ExpireDelegationTokenResponseInput {
+  return {
+    errorCode,
+    expiryTimestampMs: 0n,
+    throttleTimeMs: 0,
+  };
+}
+
 /** Encoder and decoder of ExpireDelegationTokenResponse, versions 0-2. */
 export const ExpireDelegationTokenResponse: MessageCodec<ExpireDelegationTokenResponse, ExpireDelegationTokenResponseInput> = {
   name: 'ExpireDelegationTokenResponse',

@@ -356,6 +356,15 @@ function readDescribeDelegationTokenResponseDescribedDelegationTokenRenewer(read
   return result;
 }
 
+/** DescribeDelegationTokenResponse to a DescribeDelegationTokenRequest answered with an error (Kafka's getErrorResponse). */
+export function describeDelegationTokenErrorResponse(_request: DescribeDelegationTokenRequest, _version: number, errorCode: number, _errorMessage: string): DescribeDelegationTokenResponseInput {
+  return {
+    errorCode,
+    tokens: [],
+    throttleTimeMs: 0,
+  };
+}
+
 /** Encoder and decoder of DescribeDelegationTokenResponse, versions 0-3. */
 export const DescribeDelegationTokenResponse: MessageCodec<DescribeDelegationTokenResponse, DescribeDelegationTokenResponseInput> = {
   name: 'DescribeDelegationTokenResponse',

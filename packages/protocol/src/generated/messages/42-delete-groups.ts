@@ -184,6 +184,17 @@ function readDeleteGroupsResponseDeletableGroupResult(reader: Reader, version: n
   return result;
 }
 
+/** DeleteGroupsResponse to a DeleteGroupsRequest answered with an error (Kafka's getErrorResponse). */
+export function deleteGroupsErrorResponse(request: DeleteGroupsRequest, _version: number, errorCode: number, _errorMessage: string): DeleteGroupsResponseInput {
+  return {
+    throttleTimeMs: 0,
+    results: request.groupsNames.map((e1) => ({
+      groupId: e1,
+      errorCode,
+    })),
+  };
+}
+
 /** Encoder and decoder of DeleteGroupsResponse, versions 0-2. */
 export const DeleteGroupsResponse: MessageCodec<DeleteGroupsResponse, DeleteGroupsResponseInput> = {
   name: 'DeleteGroupsResponse',

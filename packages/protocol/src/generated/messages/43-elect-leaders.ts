@@ -335,6 +335,22 @@ function readElectLeadersResponsePartitionResult(reader: Reader, version: number
   return result;
 }
 
+/** ElectLeadersResponse to a ElectLeadersRequest answered with an error (Kafka's getErrorResponse). */
+export function electLeadersErrorResponse(request: ElectLeadersRequest, version: number, errorCode: number, errorMessage: string): ElectLeadersResponseInput {
+  return {
+    throttleTimeMs: 0,
+    errorCode: version >= 1 ? errorCode : 0,
+    replicaElectionResults: (request.topicPartitions ?? []).map((e1) => ({
+      topic: e1.topic,
+      partitionResult: e1.partitions.map((e2) => ({
+        partitionId: e2,
+        errorCode,
+        errorMessage,
+      })),
+    })),
+  };
+}
+
 /** Encoder and decoder of ElectLeadersResponse, versions 0-2. */
 export const ElectLeadersResponse: MessageCodec<ElectLeadersResponse, ElectLeadersResponseInput> = {
   name: 'ElectLeadersResponse',

@@ -319,6 +319,19 @@ function readIncrementalAlterConfigsResponseAlterConfigsResourceResponse(reader:
   return result;
 }
 
+/** IncrementalAlterConfigsResponse to a IncrementalAlterConfigsRequest answered with an error (Kafka's getErrorResponse). */
+export function incrementalAlterConfigsErrorResponse(request: IncrementalAlterConfigsRequest, _version: number, errorCode: number, errorMessage: string): IncrementalAlterConfigsResponseInput {
+  return {
+    throttleTimeMs: 0,
+    responses: request.resources.map((e1) => ({
+      errorCode,
+      errorMessage,
+      resourceType: e1.resourceType,
+      resourceName: e1.resourceName,
+    })),
+  };
+}
+
 /** Encoder and decoder of IncrementalAlterConfigsResponse, versions 0-1. */
 export const IncrementalAlterConfigsResponse: MessageCodec<IncrementalAlterConfigsResponse, IncrementalAlterConfigsResponseInput> = {
   name: 'IncrementalAlterConfigsResponse',

@@ -384,6 +384,23 @@ function readAlterPartitionReassignmentsResponseReassignablePartitionResponse(re
   return result;
 }
 
+/** AlterPartitionReassignmentsResponse to a AlterPartitionReassignmentsRequest answered with an error (Kafka's getErrorResponse). */
+export function alterPartitionReassignmentsErrorResponse(request: AlterPartitionReassignmentsRequest, _version: number, errorCode: number, errorMessage: string): AlterPartitionReassignmentsResponseInput {
+  return {
+    throttleTimeMs: 0,
+    errorCode,
+    errorMessage,
+    responses: request.topics.map((e1) => ({
+      name: e1.name,
+      partitions: e1.partitions.map((e2) => ({
+        partitionIndex: e2.partitionIndex,
+        errorCode,
+        errorMessage,
+      })),
+    })),
+  };
+}
+
 /** Encoder and decoder of AlterPartitionReassignmentsResponse, versions 0. */
 export const AlterPartitionReassignmentsResponse: MessageCodec<AlterPartitionReassignmentsResponse, AlterPartitionReassignmentsResponseInput> = {
   name: 'AlterPartitionReassignmentsResponse',

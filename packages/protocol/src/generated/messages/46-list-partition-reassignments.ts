@@ -377,6 +377,24 @@ function readListPartitionReassignmentsResponseOngoingPartitionReassignment(read
   return result;
 }
 
+/** ListPartitionReassignmentsResponse to a ListPartitionReassignmentsRequest answered with an error (Kafka's getErrorResponse). */
+export function listPartitionReassignmentsErrorResponse(request: ListPartitionReassignmentsRequest, _version: number, errorCode: number, errorMessage: string): ListPartitionReassignmentsResponseInput {
+  return {
+    throttleTimeMs: 0,
+    errorCode,
+    errorMessage,
+    topics: (request.topics ?? []).map((e1) => ({
+      name: e1.name,
+      partitions: e1.partitionIndexes.map((e2) => ({
+        partitionIndex: e2,
+        replicas: [],
+        addingReplicas: [],
+        removingReplicas: [],
+      })),
+    })),
+  };
+}
+
 /** Encoder and decoder of ListPartitionReassignmentsResponse, versions 0. */
 export const ListPartitionReassignmentsResponse: MessageCodec<ListPartitionReassignmentsResponse, ListPartitionReassignmentsResponseInput> = {
   name: 'ListPartitionReassignmentsResponse',

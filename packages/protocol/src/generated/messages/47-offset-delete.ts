@@ -270,6 +270,15 @@ function readOffsetDeleteResponsePartition(reader: Reader, _version: number): Of
   return result;
 }
 
+/** OffsetDeleteResponse to a OffsetDeleteRequest answered with an error (Kafka's getErrorResponse). */
+export function offsetDeleteErrorResponse(_request: OffsetDeleteRequest, _version: number, errorCode: number, _errorMessage: string): OffsetDeleteResponseInput {
+  return {
+    errorCode,
+    throttleTimeMs: 0,
+    topics: [],
+  };
+}
+
 /** Encoder and decoder of OffsetDeleteResponse, versions 0. */
 export const OffsetDeleteResponse: MessageCodec<OffsetDeleteResponse, OffsetDeleteResponseInput> = {
   name: 'OffsetDeleteResponse',

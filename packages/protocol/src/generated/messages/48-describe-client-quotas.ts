@@ -370,6 +370,16 @@ function readDescribeClientQuotasResponseValueData(reader: Reader, version: numb
   return result;
 }
 
+/** DescribeClientQuotasResponse to a DescribeClientQuotasRequest answered with an error (Kafka's getErrorResponse). */
+export function describeClientQuotasErrorResponse(_request: DescribeClientQuotasRequest, _version: number, errorCode: number, errorMessage: string): DescribeClientQuotasResponseInput {
+  return {
+    throttleTimeMs: 0,
+    errorCode,
+    errorMessage,
+    entries: [],
+  };
+}
+
 /** Encoder and decoder of DescribeClientQuotasResponse, versions 0-1. */
 export const DescribeClientQuotasResponse: MessageCodec<DescribeClientQuotasResponse, DescribeClientQuotasResponseInput> = {
   name: 'DescribeClientQuotasResponse',

@@ -417,6 +417,21 @@ function readAlterClientQuotasResponseEntityData(reader: Reader, version: number
   return result;
 }
 
+/** AlterClientQuotasResponse to a AlterClientQuotasRequest answered with an error (Kafka's getErrorResponse). */
+export function alterClientQuotasErrorResponse(request: AlterClientQuotasRequest, _version: number, errorCode: number, errorMessage: string): AlterClientQuotasResponseInput {
+  return {
+    throttleTimeMs: 0,
+    entries: request.entries.map((e1) => ({
+      errorCode,
+      errorMessage,
+      entity: e1.entity.map((e2) => ({
+        entityType: e2.entityType,
+        entityName: e2.entityName,
+      })),
+    })),
+  };
+}
+
 /** Encoder and decoder of AlterClientQuotasResponse, versions 0-1. */
 export const AlterClientQuotasResponse: MessageCodec<AlterClientQuotasResponse, AlterClientQuotasResponseInput> = {
   name: 'AlterClientQuotasResponse',

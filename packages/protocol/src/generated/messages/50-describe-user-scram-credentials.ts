@@ -307,6 +307,21 @@ function readDescribeUserScramCredentialsResponseCredentialInfo(reader: Reader, 
   return result;
 }
 
+/** DescribeUserScramCredentialsResponse to a DescribeUserScramCredentialsRequest answered with an error (Kafka's getErrorResponse). */
+export function describeUserScramCredentialsErrorResponse(request: DescribeUserScramCredentialsRequest, _version: number, errorCode: number, errorMessage: string): DescribeUserScramCredentialsResponseInput {
+  return {
+    throttleTimeMs: 0,
+    errorCode,
+    errorMessage,
+    results: (request.users ?? []).map(() => ({
+      user: "",
+      errorCode,
+      errorMessage,
+      credentialInfos: [],
+    })),
+  };
+}
+
 /** Encoder and decoder of DescribeUserScramCredentialsResponse, versions 0. */
 export const DescribeUserScramCredentialsResponse: MessageCodec<DescribeUserScramCredentialsResponse, DescribeUserScramCredentialsResponseInput> = {
   name: 'DescribeUserScramCredentialsResponse',

@@ -321,6 +321,22 @@ function readAlterUserScramCredentialsResponseAlterUserScramCredentialsResult(re
   return result;
 }
 
+/** AlterUserScramCredentialsResponse to a AlterUserScramCredentialsRequest answered with an error (Kafka's getErrorResponse). */
+export function alterUserScramCredentialsErrorResponse(request: AlterUserScramCredentialsRequest, _version: number, errorCode: number, errorMessage: string): AlterUserScramCredentialsResponseInput {
+  return {
+    throttleTimeMs: 0,
+    results: [...request.deletions.map((e1) => ({
+      user: e1.name,
+      errorCode,
+      errorMessage,
+    })), ...request.upsertions.map((e1) => ({
+      user: e1.name,
+      errorCode,
+      errorMessage,
+    }))],
+  };
+}
+
 /** Encoder and decoder of AlterUserScramCredentialsResponse, versions 0. */
 export const AlterUserScramCredentialsResponse: MessageCodec<AlterUserScramCredentialsResponse, AlterUserScramCredentialsResponseInput> = {
   name: 'AlterUserScramCredentialsResponse',

@@ -497,6 +497,14 @@ function readVoteResponseNodeEndpoint(reader: Reader, _version: number): VoteRes
   return result;
 }
 
+/** VoteResponse to a VoteRequest answered with an error (Kafka's getErrorResponse). */
+export function voteErrorResponse(_request: VoteRequest, _version: number, errorCode: number, _errorMessage: string): VoteResponseInput {
+  return {
+    errorCode,
+    topics: [],
+  };
+}
+
 /** Encoder and decoder of VoteResponse, versions 0-1. */
 export const VoteResponse: MessageCodec<VoteResponse, VoteResponseInput> = {
   name: 'VoteResponse',

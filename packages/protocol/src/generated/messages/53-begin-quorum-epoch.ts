@@ -541,6 +541,14 @@ function readBeginQuorumEpochResponseNodeEndpoint(reader: Reader, _version: numb
   return result;
 }
 
+/** BeginQuorumEpochResponse to a BeginQuorumEpochRequest answered with an error (Kafka's getErrorResponse). */
+export function beginQuorumEpochErrorResponse(_request: BeginQuorumEpochRequest, _version: number, errorCode: number, _errorMessage: string): BeginQuorumEpochResponseInput {
+  return {
+    errorCode,
+    topics: [],
+  };
+}
+
 /** Encoder and decoder of BeginQuorumEpochResponse, versions 0-1. */
 export const BeginQuorumEpochResponse: MessageCodec<BeginQuorumEpochResponse, BeginQuorumEpochResponseInput> = {
   name: 'BeginQuorumEpochResponse',

@@ -614,6 +614,14 @@ function readEndQuorumEpochResponseNodeEndpoint(reader: Reader, _version: number
   return result;
 }
 
+/** EndQuorumEpochResponse to a EndQuorumEpochRequest answered with an error (Kafka's getErrorResponse). */
+export function endQuorumEpochErrorResponse(_request: EndQuorumEpochRequest, _version: number, errorCode: number, _errorMessage: string): EndQuorumEpochResponseInput {
+  return {
+    errorCode,
+    topics: [],
+  };
+}
+
 /** Encoder and decoder of EndQuorumEpochResponse, versions 0-1. */
 export const EndQuorumEpochResponse: MessageCodec<EndQuorumEpochResponse, EndQuorumEpochResponseInput> = {
   name: 'EndQuorumEpochResponse',

@@ -617,6 +617,15 @@ function readDescribeQuorumResponseListener(reader: Reader, _version: number): D
   return result;
 }
 
+/** DescribeQuorumResponse to a DescribeQuorumRequest answered with an error (Kafka's getErrorResponse). */
+export function describeQuorumErrorResponse(_request: DescribeQuorumRequest, version: number, errorCode: number, errorMessage: string): DescribeQuorumResponseInput {
+  return {
+    errorCode,
+    errorMessage: version >= 2 ? errorMessage : "",
+    topics: [],
+  };
+}
+
 /** Encoder and decoder of DescribeQuorumResponse, versions 0-2. */
 export const DescribeQuorumResponse: MessageCodec<DescribeQuorumResponse, DescribeQuorumResponseInput> = {
   name: 'DescribeQuorumResponse',

@@ -545,6 +545,15 @@ function readAlterPartitionResponsePartitionData(reader: Reader, version: number
   return result;
 }
 
+/** AlterPartitionResponse to a AlterPartitionRequest answered with an error (Kafka's getErrorResponse). */
+export function alterPartitionErrorResponse(_request: AlterPartitionRequest, _version: number, errorCode: number, _errorMessage: string): AlterPartitionResponseInput {
+  return {
+    throttleTimeMs: 0,
+    errorCode,
+    topics: [],
+  };
+}
+
 /** Encoder and decoder of AlterPartitionResponse, versions 0-3. */
 export const AlterPartitionResponse: MessageCodec<AlterPartitionResponse, AlterPartitionResponseInput> = {
   name: 'AlterPartitionResponse',

@@ -291,6 +291,15 @@ function readUpdateFeaturesResponseUpdatableFeatureResult(reader: Reader, _versi
   return result;
 }
 
+/** UpdateFeaturesResponse to a UpdateFeaturesRequest answered with an error (Kafka's getErrorResponse). */
+export function updateFeaturesErrorResponse(_request: UpdateFeaturesRequest, _version: number, errorCode: number, errorMessage: string): UpdateFeaturesResponseInput {
+  return {
+    throttleTimeMs: 0,
+    errorCode,
+    errorMessage,
+  };
+}
+
 /** Encoder and decoder of UpdateFeaturesResponse, versions 0-2. */
 export const UpdateFeaturesResponse: MessageCodec<UpdateFeaturesResponse, UpdateFeaturesResponseInput> = {
   name: 'UpdateFeaturesResponse',

@@ -128,6 +128,13 @@ function readEnvelopeResponse(reader: Reader, _version: number): EnvelopeRespons
   return result;
 }
 
+/** EnvelopeResponse to a EnvelopeRequest answered with an error (Kafka's getErrorResponse). */
+export function envelopeErrorResponse(_request: EnvelopeRequest, _version: number, errorCode: number, _errorMessage: string): EnvelopeResponseInput {
+  return {
+    errorCode,
+  };
+}
+
 /** Encoder and decoder of EnvelopeResponse, versions 0. */
 export const EnvelopeResponse: MessageCodec<EnvelopeResponse, EnvelopeResponseInput> = {
   name: 'EnvelopeResponse',

@@ -669,6 +669,15 @@ function readFetchSnapshotResponseNodeEndpoint(reader: Reader, _version: number)
   return result;
 }
 
+/** FetchSnapshotResponse to a FetchSnapshotRequest answered with an error (Kafka's getErrorResponse). */
+export function fetchSnapshotErrorResponse(_request: FetchSnapshotRequest, _version: number, errorCode: number, _errorMessage: string): FetchSnapshotResponseInput {
+  return {
+    throttleTimeMs: 0,
+    errorCode,
+    topics: [],
+  };
+}
+
 function defaultFetchSnapshotResponseLeaderIdAndEpoch(): FetchSnapshotResponseLeaderIdAndEpoch {
   return { leaderId: 0, leaderEpoch: 0 };
 }

@@ -242,6 +242,17 @@ function readDescribeClusterResponseDescribeClusterBroker(reader: Reader, _versi
   return result;
 }
 
+/** DescribeClusterResponse to a DescribeClusterRequest answered with an error (Kafka's getErrorResponse). */
+export function describeClusterErrorResponse(_request: DescribeClusterRequest, _version: number, errorCode: number, errorMessage: string): DescribeClusterResponseInput {
+  return {
+    throttleTimeMs: 0,
+    errorCode,
+    errorMessage,
+    clusterId: "",
+    brokers: [],
+  };
+}
+
 /** Encoder and decoder of DescribeClusterResponse, versions 0-1. */
 export const DescribeClusterResponse: MessageCodec<DescribeClusterResponse, DescribeClusterResponseInput> = {
   name: 'DescribeClusterResponse',

@@ -396,6 +396,22 @@ function readDescribeProducersResponseProducerState(reader: Reader, _version: nu
   return result;
 }
 
+/** DescribeProducersResponse to a DescribeProducersRequest answered with an error (Kafka's getErrorResponse). */
+export function describeProducersErrorResponse(request: DescribeProducersRequest, _version: number, errorCode: number, errorMessage: string): DescribeProducersResponseInput {
+  return {
+    throttleTimeMs: 0,
+    topics: request.topics.map((e1) => ({
+      name: e1.name,
+      partitions: e1.partitionIndexes.map((e2) => ({
+        partitionIndex: e2,
+        errorCode,
+        errorMessage,
+        activeProducers: [],
+      })),
+    })),
+  };
+}
+
 /** Encoder and decoder of DescribeProducersResponse, versions 0. */
 export const DescribeProducersResponse: MessageCodec<DescribeProducersResponse, DescribeProducersResponseInput> = {
   name: 'DescribeProducersResponse',

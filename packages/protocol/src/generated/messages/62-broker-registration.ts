@@ -336,6 +336,14 @@ function readBrokerRegistrationResponse(reader: Reader, _version: number): Broke
   return result;
 }
 
+/** BrokerRegistrationResponse to a BrokerRegistrationRequest answered with an error (Kafka's getErrorResponse). */
+export function brokerRegistrationErrorResponse(_request: BrokerRegistrationRequest, _version: number, errorCode: number, _errorMessage: string): BrokerRegistrationResponseInput {
+  return {
+    throttleTimeMs: 0,
+    errorCode,
+  };
+}
+
 /** Encoder and decoder of BrokerRegistrationResponse, versions 0-4. */
 export const BrokerRegistrationResponse: MessageCodec<BrokerRegistrationResponse, BrokerRegistrationResponseInput> = {
   name: 'BrokerRegistrationResponse',

@@ -192,6 +192,15 @@ function readBrokerHeartbeatResponse(reader: Reader, _version: number): BrokerHe
   return result;
 }
 
+/** BrokerHeartbeatResponse to a BrokerHeartbeatRequest answered with an error (Kafka's getErrorResponse). */
+export function brokerHeartbeatErrorResponse(_request: BrokerHeartbeatRequest, _version: number, errorCode: number, _errorMessage: string): BrokerHeartbeatResponseInput {
+  return {
+    throttleTimeMs: 0,
+    errorCode,
+    shouldShutDown: false,
+  };
+}
+
 /** Encoder and decoder of BrokerHeartbeatResponse, versions 0-1. */
 export const BrokerHeartbeatResponse: MessageCodec<BrokerHeartbeatResponse, BrokerHeartbeatResponseInput> = {
   name: 'BrokerHeartbeatResponse',

@@ -121,6 +121,15 @@ function readUnregisterBrokerResponse(reader: Reader, _version: number): Unregis
   return result;
 }
 
+/** UnregisterBrokerResponse to a UnregisterBrokerRequest answered with an error (Kafka's getErrorResponse). */
+export function unregisterBrokerErrorResponse(_request: UnregisterBrokerRequest, _version: number, errorCode: number, errorMessage: string): UnregisterBrokerResponseInput {
+  return {
+    throttleTimeMs: 0,
+    errorCode,
+    errorMessage,
+  };
+}
+
 /** Encoder and decoder of UnregisterBrokerResponse, versions 0. */
 export const UnregisterBrokerResponse: MessageCodec<UnregisterBrokerResponse, UnregisterBrokerResponseInput> = {
   name: 'UnregisterBrokerResponse',

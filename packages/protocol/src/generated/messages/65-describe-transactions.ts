@@ -296,6 +296,23 @@ function readDescribeTransactionsResponseTopicData(reader: Reader, _version: num
   return result;
 }
 
+/** DescribeTransactionsResponse to a DescribeTransactionsRequest answered with an error (Kafka's getErrorResponse). */
+export function describeTransactionsErrorResponse(request: DescribeTransactionsRequest, _version: number, errorCode: number, _errorMessage: string): DescribeTransactionsResponseInput {
+  return {
+    throttleTimeMs: 0,
+    transactionStates: request.transactionalIds.map((e1) => ({
+      errorCode,
+      transactionalId: e1,
+      transactionState: "",
+      transactionTimeoutMs: 0,
+      transactionStartTimeMs: 0n,
+      producerId: 0n,
+      producerEpoch: 0,
+      topics: [],
+    })),
+  };
+}
+
 /** Encoder and decoder of DescribeTransactionsResponse, versions 0. */
 export const DescribeTransactionsResponse: MessageCodec<DescribeTransactionsResponse, DescribeTransactionsResponseInput> = {
   name: 'DescribeTransactionsResponse',

@@ -251,6 +251,16 @@ function readListTransactionsResponseTransactionState(reader: Reader, _version: 
   return result;
 }
 
+/** ListTransactionsResponse to a ListTransactionsRequest answered with an error (Kafka's getErrorResponse). */
+export function listTransactionsErrorResponse(_request: ListTransactionsRequest, _version: number, errorCode: number, _errorMessage: string): ListTransactionsResponseInput {
+  return {
+    throttleTimeMs: 0,
+    errorCode,
+    unknownStateFilters: [],
+    transactionStates: [],
+  };
+}
+
 /** Encoder and decoder of ListTransactionsResponse, versions 0-1. */
 export const ListTransactionsResponse: MessageCodec<ListTransactionsResponse, ListTransactionsResponseInput> = {
   name: 'ListTransactionsResponse',

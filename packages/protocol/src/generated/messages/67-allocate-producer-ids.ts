@@ -133,6 +133,16 @@ function readAllocateProducerIdsResponse(reader: Reader, _version: number): Allo
   return result;
 }
 
+/** AllocateProducerIdsResponse to a AllocateProducerIdsRequest answered with an error (Kafka's getErrorResponse). */
+export function allocateProducerIdsErrorResponse(_request: AllocateProducerIdsRequest, _version: number, errorCode: number, _errorMessage: string): AllocateProducerIdsResponseInput {
+  return {
+    throttleTimeMs: 0,
+    errorCode,
+    producerIdStart: 0n,
+    producerIdLen: 0,
+  };
+}
+
 /** Encoder and decoder of AllocateProducerIdsResponse, versions 0. */
 export const AllocateProducerIdsResponse: MessageCodec<AllocateProducerIdsResponse, AllocateProducerIdsResponseInput> = {
   name: 'AllocateProducerIdsResponse',

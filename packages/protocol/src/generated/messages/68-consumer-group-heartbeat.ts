@@ -413,6 +413,17 @@ function readConsumerGroupHeartbeatResponseTopicPartitions(reader: Reader, _vers
   return result;
 }
 
+/** ConsumerGroupHeartbeatResponse to a ConsumerGroupHeartbeatRequest answered with an error (Kafka's getErrorResponse). */
+export function consumerGroupHeartbeatErrorResponse(_request: ConsumerGroupHeartbeatRequest, _version: number, errorCode: number, errorMessage: string): ConsumerGroupHeartbeatResponseInput {
+  return {
+    throttleTimeMs: 0,
+    errorCode,
+    errorMessage,
+    memberEpoch: 0,
+    heartbeatIntervalMs: 0,
+  };
+}
+
 /** Encoder and decoder of ConsumerGroupHeartbeatResponse, versions 0-1. */
 export const ConsumerGroupHeartbeatResponse: MessageCodec<ConsumerGroupHeartbeatResponse, ConsumerGroupHeartbeatResponseInput> = {
   name: 'ConsumerGroupHeartbeatResponse',

@@ -480,6 +480,23 @@ function readConsumerGroupDescribeResponseTopicPartitions(reader: Reader, _versi
   return result;
 }
 
+/** ConsumerGroupDescribeResponse to a ConsumerGroupDescribeRequest answered with an error (Kafka's getErrorResponse). */
+export function consumerGroupDescribeErrorResponse(request: ConsumerGroupDescribeRequest, _version: number, errorCode: number, errorMessage: string): ConsumerGroupDescribeResponseInput {
+  return {
+    throttleTimeMs: 0,
+    groups: request.groupIds.map((e1) => ({
+      errorCode,
+      errorMessage,
+      groupId: e1,
+      groupState: "",
+      groupEpoch: 0,
+      assignmentEpoch: 0,
+      assignorName: "",
+      members: [],
+    })),
+  };
+}
+
 /** Encoder and decoder of ConsumerGroupDescribeResponse, versions 0. */
 export const ConsumerGroupDescribeResponse: MessageCodec<ConsumerGroupDescribeResponse, ConsumerGroupDescribeResponseInput> = {
   name: 'ConsumerGroupDescribeResponse',

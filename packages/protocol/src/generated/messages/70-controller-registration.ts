@@ -284,6 +284,15 @@ function readControllerRegistrationResponse(reader: Reader, _version: number): C
   return result;
 }
 
+/** ControllerRegistrationResponse to a ControllerRegistrationRequest answered with an error (Kafka's getErrorResponse). */
+export function controllerRegistrationErrorResponse(_request: ControllerRegistrationRequest, _version: number, errorCode: number, errorMessage: string): ControllerRegistrationResponseInput {
+  return {
+    throttleTimeMs: 0,
+    errorCode,
+    errorMessage,
+  };
+}
+
 /** Encoder and decoder of ControllerRegistrationResponse, versions 0. */
 export const ControllerRegistrationResponse: MessageCodec<ControllerRegistrationResponse, ControllerRegistrationResponseInput> = {
   name: 'ControllerRegistrationResponse',

@@ -13,6 +13,7 @@ import {
   type TaggedField,
 } from '../../primitives/codec-support.ts';
 import type { Reader } from '../../primitives/reader.ts';
+import { ZERO_UUID } from '../../primitives/uuid.ts';
 import { Writer } from '../../primitives/writer.ts';
 
 /** GetTelemetrySubscriptionsRequest, versions 0. */
@@ -189,6 +190,21 @@ function readGetTelemetrySubscriptionsResponse(reader: Reader, _version: number)
   const result: GetTelemetrySubscriptionsResponse = { throttleTimeMs: $throttleTimeMs, errorCode: $errorCode, clientInstanceId: $clientInstanceId, subscriptionId: $subscriptionId, acceptedCompressionTypes: $acceptedCompressionTypes, pushIntervalMs: $pushIntervalMs, telemetryMaxBytes: $telemetryMaxBytes, deltaTemporality: $deltaTemporality, requestedMetrics: $requestedMetrics };
   if (unknownTaggedFields !== undefined) result._unknownTaggedFields = unknownTaggedFields;
   return result;
+}
+
+/** GetTelemetrySubscriptionsResponse to a GetTelemetrySubscriptionsRequest answered with an error (Kafka's getErrorResponse). */
+export function getTelemetrySubscriptionsErrorResponse(_request: GetTelemetrySubscriptionsRequest, _version: number, errorCode: number, _errorMessage: string): GetTelemetrySubscriptionsResponseInput {
+  return {
+    throttleTimeMs: 0,
+    errorCode,
+    clientInstanceId: ZERO_UUID,
+    subscriptionId: 0,
+    acceptedCompressionTypes: [],
+    pushIntervalMs: 0,
+    telemetryMaxBytes: 0,
+    deltaTemporality: false,
+    requestedMetrics: [],
+  };
 }
 
 /** Encoder and decoder of GetTelemetrySubscriptionsResponse, versions 0. */

@@ -142,6 +142,14 @@ function readPushTelemetryResponse(reader: Reader, _version: number): PushTeleme
   return result;
 }
 
+/** PushTelemetryResponse to a PushTelemetryRequest answered with an error (Kafka's getErrorResponse). */
+export function pushTelemetryErrorResponse(_request: PushTelemetryRequest, _version: number, errorCode: number, _errorMessage: string): PushTelemetryResponseInput {
+  return {
+    throttleTimeMs: 0,
+    errorCode,
+  };
+}
+
 /** Encoder and decoder of PushTelemetryResponse, versions 0. */
 export const PushTelemetryResponse: MessageCodec<PushTelemetryResponse, PushTelemetryResponseInput> = {
   name: 'PushTelemetryResponse',

@@ -462,6 +462,15 @@ function readAssignReplicasToDirsResponsePartitionData(reader: Reader, _version:
   return result;
 }
 
+/** AssignReplicasToDirsResponse to a AssignReplicasToDirsRequest answered with an error (Kafka's getErrorResponse). */
+export function assignReplicasToDirsErrorResponse(_request: AssignReplicasToDirsRequest, _version: number, errorCode: number, _errorMessage: string): AssignReplicasToDirsResponseInput {
+  return {
+    throttleTimeMs: 0,
+    errorCode,
+    directories: [],
+  };
+}
+
 /** Encoder and decoder of AssignReplicasToDirsResponse, versions 0. */
 export const AssignReplicasToDirsResponse: MessageCodec<AssignReplicasToDirsResponse, AssignReplicasToDirsResponseInput> = {
   name: 'AssignReplicasToDirsResponse',

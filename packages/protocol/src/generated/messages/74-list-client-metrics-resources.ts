@@ -163,6 +163,15 @@ function readListClientMetricsResourcesResponseClientMetricsResource(reader: Rea
   return result;
 }
 
+/** ListClientMetricsResourcesResponse to a ListClientMetricsResourcesRequest answered with an error (Kafka's getErrorResponse). */
+export function listClientMetricsResourcesErrorResponse(_request: ListClientMetricsResourcesRequest, _version: number, errorCode: number, _errorMessage: string): ListClientMetricsResourcesResponseInput {
+  return {
+    throttleTimeMs: 0,
+    errorCode,
+    clientMetricsResources: [],
+  };
+}
+
 /** Encoder and decoder of ListClientMetricsResourcesResponse, versions 0. */
 export const ListClientMetricsResourcesResponse: MessageCodec<ListClientMetricsResourcesResponse, ListClientMetricsResourcesResponseInput> = {
   name: 'ListClientMetricsResourcesResponse',

@@ -16,6 +16,7 @@ import {
   type TaggedField,
 } from '../../primitives/codec-support.ts';
 import type { Reader } from '../../primitives/reader.ts';
+import { ZERO_UUID } from '../../primitives/uuid.ts';
 import { Writer } from '../../primitives/writer.ts';
 
 /** DescribeTopicPartitionsRequest, versions 0. */
@@ -534,6 +535,19 @@ function readDescribeTopicPartitionsResponseCursor(reader: Reader, _version: num
   const result: DescribeTopicPartitionsResponseCursor = { topicName: $topicName, partitionIndex: $partitionIndex };
   if (unknownTaggedFields !== undefined) result._unknownTaggedFields = unknownTaggedFields;
   return result;
+}
+
+/** DescribeTopicPartitionsResponse to a DescribeTopicPartitionsRequest answered with an error (Kafka's getErrorResponse). */
+export function describeTopicPartitionsErrorResponse(request: DescribeTopicPartitionsRequest, _version: number, errorCode: number, _errorMessage: string): DescribeTopicPartitionsResponseInput {
+  return {
+    throttleTimeMs: 0,
+    topics: request.topics.map((e1) => ({
+      errorCode,
+      name: e1.name,
+      topicId: ZERO_UUID,
+      partitions: [],
+    })),
+  };
 }
 
 /** Encoder and decoder of DescribeTopicPartitionsResponse, versions 0. */

@@ -302,6 +302,17 @@ function readShareGroupHeartbeatResponseTopicPartitions(reader: Reader, _version
   return result;
 }
 
+/** ShareGroupHeartbeatResponse to a ShareGroupHeartbeatRequest answered with an error (Kafka's getErrorResponse). */
+export function shareGroupHeartbeatErrorResponse(_request: ShareGroupHeartbeatRequest, _version: number, errorCode: number, errorMessage: string): ShareGroupHeartbeatResponseInput {
+  return {
+    throttleTimeMs: 0,
+    errorCode,
+    errorMessage,
+    memberEpoch: 0,
+    heartbeatIntervalMs: 0,
+  };
+}
+
 /** Encoder and decoder of ShareGroupHeartbeatResponse, versions 0. */
 export const ShareGroupHeartbeatResponse: MessageCodec<ShareGroupHeartbeatResponse, ShareGroupHeartbeatResponseInput> = {
   name: 'ShareGroupHeartbeatResponse',

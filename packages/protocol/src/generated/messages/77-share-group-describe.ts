@@ -459,6 +459,23 @@ function readShareGroupDescribeResponseTopicPartitions(reader: Reader, _version:
   return result;
 }
 
+/** ShareGroupDescribeResponse to a ShareGroupDescribeRequest answered with an error (Kafka's getErrorResponse). */
+export function shareGroupDescribeErrorResponse(request: ShareGroupDescribeRequest, _version: number, errorCode: number, errorMessage: string): ShareGroupDescribeResponseInput {
+  return {
+    throttleTimeMs: 0,
+    groups: request.groupIds.map((e1) => ({
+      errorCode,
+      errorMessage,
+      groupId: e1,
+      groupState: "",
+      groupEpoch: 0,
+      assignmentEpoch: 0,
+      assignorName: "",
+      members: [],
+    })),
+  };
+}
+
 /** Encoder and decoder of ShareGroupDescribeResponse, versions 0. */
 export const ShareGroupDescribeResponse: MessageCodec<ShareGroupDescribeResponse, ShareGroupDescribeResponseInput> = {
   name: 'ShareGroupDescribeResponse',

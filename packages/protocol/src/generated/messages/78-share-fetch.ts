@@ -783,6 +783,17 @@ function readShareFetchResponseNodeEndpoint(reader: Reader, _version: number): S
   return result;
 }
 
+/** ShareFetchResponse to a ShareFetchRequest answered with an error (Kafka's getErrorResponse). */
+export function shareFetchErrorResponse(_request: ShareFetchRequest, _version: number, errorCode: number, errorMessage: string): ShareFetchResponseInput {
+  return {
+    throttleTimeMs: 0,
+    errorCode,
+    errorMessage,
+    responses: [],
+    nodeEndpoints: [],
+  };
+}
+
 /** Encoder and decoder of ShareFetchResponse, versions 0. */
 export const ShareFetchResponse: MessageCodec<ShareFetchResponse, ShareFetchResponseInput> = {
   name: 'ShareFetchResponse',

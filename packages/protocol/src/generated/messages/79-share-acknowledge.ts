@@ -585,6 +585,17 @@ function readShareAcknowledgeResponseNodeEndpoint(reader: Reader, _version: numb
   return result;
 }
 
+/** ShareAcknowledgeResponse to a ShareAcknowledgeRequest answered with an error (Kafka's getErrorResponse). */
+export function shareAcknowledgeErrorResponse(_request: ShareAcknowledgeRequest, _version: number, errorCode: number, errorMessage: string): ShareAcknowledgeResponseInput {
+  return {
+    throttleTimeMs: 0,
+    errorCode,
+    errorMessage,
+    responses: [],
+    nodeEndpoints: [],
+  };
+}
+
 /** Encoder and decoder of ShareAcknowledgeResponse, versions 0. */
 export const ShareAcknowledgeResponse: MessageCodec<ShareAcknowledgeResponse, ShareAcknowledgeResponseInput> = {
   name: 'ShareAcknowledgeResponse',

@@ -214,6 +214,15 @@ function readAddRaftVoterResponse(reader: Reader, _version: number): AddRaftVote
   return result;
 }
 
+/** AddRaftVoterResponse to a AddRaftVoterRequest answered with an error (Kafka's getErrorResponse). */
+export function addRaftVoterErrorResponse(_request: AddRaftVoterRequest, _version: number, errorCode: number, errorMessage: string): AddRaftVoterResponseInput {
+  return {
+    throttleTimeMs: 0,
+    errorCode,
+    errorMessage,
+  };
+}
+
 /** Encoder and decoder of AddRaftVoterResponse, versions 0. */
 export const AddRaftVoterResponse: MessageCodec<AddRaftVoterResponse, AddRaftVoterResponseInput> = {
   name: 'AddRaftVoterResponse',

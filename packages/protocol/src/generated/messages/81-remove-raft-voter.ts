@@ -135,6 +135,15 @@ function readRemoveRaftVoterResponse(reader: Reader, _version: number): RemoveRa
   return result;
 }
 
+/** RemoveRaftVoterResponse to a RemoveRaftVoterRequest answered with an error (Kafka's getErrorResponse). */
+export function removeRaftVoterErrorResponse(_request: RemoveRaftVoterRequest, _version: number, errorCode: number, errorMessage: string): RemoveRaftVoterResponseInput {
+  return {
+    throttleTimeMs: 0,
+    errorCode,
+    errorMessage,
+  };
+}
+
 /** Encoder and decoder of RemoveRaftVoterResponse, versions 0. */
 export const RemoveRaftVoterResponse: MessageCodec<RemoveRaftVoterResponse, RemoveRaftVoterResponseInput> = {
   name: 'RemoveRaftVoterResponse',

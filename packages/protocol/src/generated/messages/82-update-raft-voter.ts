@@ -334,6 +334,14 @@ function readUpdateRaftVoterResponseCurrentLeader(reader: Reader, _version: numb
   return result;
 }
 
+/** UpdateRaftVoterResponse to a UpdateRaftVoterRequest answered with an error (Kafka's getErrorResponse). */
+export function updateRaftVoterErrorResponse(_request: UpdateRaftVoterRequest, _version: number, errorCode: number, _errorMessage: string): UpdateRaftVoterResponseInput {
+  return {
+    throttleTimeMs: 0,
+    errorCode,
+  };
+}
+
 function defaultUpdateRaftVoterResponseCurrentLeader(): UpdateRaftVoterResponseCurrentLeader {
   return { leaderId: -1, leaderEpoch: -1, host: "", port: 0 };
 }

@@ -354,6 +354,20 @@ function readInitializeShareGroupStateResponsePartitionResult(reader: Reader, _v
   return result;
 }
 
+/** InitializeShareGroupStateResponse to a InitializeShareGroupStateRequest answered with an error (Kafka's getErrorResponse). */
+export function initializeShareGroupStateErrorResponse(request: InitializeShareGroupStateRequest, _version: number, errorCode: number, errorMessage: string): InitializeShareGroupStateResponseInput {
+  return {
+    results: request.topics.map((e1) => ({
+      topicId: e1.topicId,
+      partitions: e1.partitions.map((e2) => ({
+        partition: e2.partition,
+        errorCode,
+        errorMessage,
+      })),
+    })),
+  };
+}
+
 /** Encoder and decoder of InitializeShareGroupStateResponse, versions 0. */
 export const InitializeShareGroupStateResponse: MessageCodec<InitializeShareGroupStateResponse, InitializeShareGroupStateResponseInput> = {
   name: 'InitializeShareGroupStateResponse',

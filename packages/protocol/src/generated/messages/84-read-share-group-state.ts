@@ -438,6 +438,23 @@ function readReadShareGroupStateResponseStateBatch(reader: Reader, _version: num
   return result;
 }
 
+/** ReadShareGroupStateResponse to a ReadShareGroupStateRequest answered with an error (Kafka's getErrorResponse). */
+export function readShareGroupStateErrorResponse(request: ReadShareGroupStateRequest, _version: number, errorCode: number, errorMessage: string): ReadShareGroupStateResponseInput {
+  return {
+    results: request.topics.map((e1) => ({
+      topicId: e1.topicId,
+      partitions: e1.partitions.map((e2) => ({
+        partition: e2.partition,
+        errorCode,
+        errorMessage,
+        stateEpoch: 0,
+        startOffset: 0n,
+        stateBatches: [],
+      })),
+    })),
+  };
+}
+
 /** Encoder and decoder of ReadShareGroupStateResponse, versions 0. */
 export const ReadShareGroupStateResponse: MessageCodec<ReadShareGroupStateResponse, ReadShareGroupStateResponseInput> = {
   name: 'ReadShareGroupStateResponse',

@@ -438,6 +438,20 @@ function readWriteShareGroupStateResponsePartitionResult(reader: Reader, _versio
   return result;
 }
 
+/** WriteShareGroupStateResponse to a WriteShareGroupStateRequest answered with an error (Kafka's getErrorResponse). */
+export function writeShareGroupStateErrorResponse(request: WriteShareGroupStateRequest, _version: number, errorCode: number, errorMessage: string): WriteShareGroupStateResponseInput {
+  return {
+    results: request.topics.map((e1) => ({
+      topicId: e1.topicId,
+      partitions: e1.partitions.map((e2) => ({
+        partition: e2.partition,
+        errorCode,
+        errorMessage,
+      })),
+    })),
+  };
+}
+
 /** Encoder and decoder of WriteShareGroupStateResponse, versions 0. */
 export const WriteShareGroupStateResponse: MessageCodec<WriteShareGroupStateResponse, WriteShareGroupStateResponseInput> = {
   name: 'WriteShareGroupStateResponse',

@@ -340,6 +340,20 @@ function readDeleteShareGroupStateResponsePartitionResult(reader: Reader, _versi
   return result;
 }
 
+/** DeleteShareGroupStateResponse to a DeleteShareGroupStateRequest answered with an error (Kafka's getErrorResponse). */
+export function deleteShareGroupStateErrorResponse(request: DeleteShareGroupStateRequest, _version: number, errorCode: number, errorMessage: string): DeleteShareGroupStateResponseInput {
+  return {
+    results: request.topics.map((e1) => ({
+      topicId: e1.topicId,
+      partitions: e1.partitions.map((e2) => ({
+        partition: e2.partition,
+        errorCode,
+        errorMessage,
+      })),
+    })),
+  };
+}
+
 /** Encoder and decoder of DeleteShareGroupStateResponse, versions 0. */
 export const DeleteShareGroupStateResponse: MessageCodec<DeleteShareGroupStateResponse, DeleteShareGroupStateResponseInput> = {
   name: 'DeleteShareGroupStateResponse',

@@ -361,6 +361,22 @@ function readReadShareGroupStateSummaryResponsePartitionResult(reader: Reader, _
   return result;
 }
 
+/** ReadShareGroupStateSummaryResponse to a ReadShareGroupStateSummaryRequest answered with an error (Kafka's getErrorResponse). */
+export function readShareGroupStateSummaryErrorResponse(request: ReadShareGroupStateSummaryRequest, _version: number, errorCode: number, errorMessage: string): ReadShareGroupStateSummaryResponseInput {
+  return {
+    results: request.topics.map((e1) => ({
+      topicId: e1.topicId,
+      partitions: e1.partitions.map((e2) => ({
+        partition: e2.partition,
+        errorCode,
+        errorMessage,
+        stateEpoch: 0,
+        startOffset: 0n,
+      })),
+    })),
+  };
+}
+
 /** Encoder and decoder of ReadShareGroupStateSummaryResponse, versions 0. */
 export const ReadShareGroupStateSummaryResponse: MessageCodec<ReadShareGroupStateSummaryResponse, ReadShareGroupStateSummaryResponseInput> = {
   name: 'ReadShareGroupStateSummaryResponse',
