@@ -6,6 +6,17 @@
  * the raw limits: loopback TCP throughput and the disk's sequential write rate.
  *
  * Run: npm run bench -- broker   (BROOK_BENCH_RECORDS=200000 for a shorter run)
+ *
+ * To iterate on one path:
+ * - BROOK_BENCH_CONSUME_ONLY=1: no raw limits; each case is produced once (acks=1) and consumed
+ *   BROOK_BENCH_CONSUME_RUNS times (3 by default), with the CPU seconds of the broker and of the
+ *   client for each consumption, and as many runs of a raw fetch loop (Brook's codecs, no client
+ *   library: the broker's own rate).
+ * - BROOK_BENCH_CASES=100x1,1024x6: only these sizes × partition counts.
+ * - BROOK_BENCH_CONSUMER_QUEUE=default: librdkafka's own pre-fetch queue limits, under which
+ *   one partition is fetched about twice a second whatever the broker (librdkafka-perf.py).
+ * - BROOK_BENCH_BROKER_NODE_ARGS='--cpu-prof --cpu-prof-dir=/tmp/prof': Node options for the
+ *   broker process (it stops with SIGTERM, cleanly, so the profile is written).
  */
 import { type ChildProcess, spawn, spawnSync } from 'node:child_process';
 import {
@@ -17,14 +28,39 @@ import {
   rmSync,
   writeSync,
 } from 'node:fs';
-import { connect, createServer } from 'node:net';
+import { connect, createServer, type Socket } from 'node:net';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import {
+  ApiKey,
+  FetchRequest,
+  FetchResponse,
+  FrameDecoder,
+  readResponseFrame,
+  Writer,
+  writeRequestFrame,
+} from '@brook/protocol';
 
 const root = join(dirname(fileURLToPath(import.meta.url)), '..');
 const RECORDS = Number(process.env.BROOK_BENCH_RECORDS ?? 1_000_000);
 const PERF = join(root, 'bench', 'clients', 'librdkafka-perf.py');
+const CONSUME_ONLY = process.env.BROOK_BENCH_CONSUME_ONLY === '1';
+const CONSUME_RUNS = CONSUME_ONLY ? Number(process.env.BROOK_BENCH_CONSUME_RUNS ?? 3) : 1;
+const CASES = process.env.BROOK_BENCH_CASES?.split(',').map((c) => c.trim());
+const BROKER_NODE_ARGS = (process.env.BROOK_BENCH_BROKER_NODE_ARGS ?? '')
+  .split(' ')
+  .filter((a) => a !== '');
+/** librdkafka's pre-fetch queue: 'deep' (limits raised) or 'default' (see librdkafka-perf.py). */
+const CONSUMER_QUEUE = process.env.BROOK_BENCH_CONSUMER_QUEUE ?? 'deep';
+const CLOCK_TICKS_PER_SECOND = 100;
+
+/** CPU seconds (user + system) a process has used so far, from /proc. */
+function cpuSeconds(pid: number): number {
+  const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+  const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+  return (Number(fields[11]) + Number(fields[12])) / CLOCK_TICKS_PER_SECOND;
+}
 
 function rssMb(pid: number): number {
   const status = readFileSync(`/proc/${pid}/status`, 'utf8');
@@ -90,6 +126,7 @@ async function startBroker(
   const child = spawn(
     process.execPath,
     [
+      ...BROKER_NODE_ARGS,
       join(root, 'packages/cli/src/main.ts'),
       'serve',
       '--port',
@@ -136,6 +173,91 @@ function perf(args: string[]): Promise<Record<string, number>> {
   });
 }
 
+/**
+ * The broker without a client library: Brook's codecs read a topic from offset 0 to its end with
+ * one Fetch in flight (as librdkafka keeps per broker), 10 MiB per partition and 50 MiB per
+ * response as librdkafka-perf.py asks, records left undecoded (each response's last batch header
+ * gives the next offset). Records/s and the broker's CPU seconds.
+ */
+async function rawFetchLoop(
+  port: number,
+  topic: string,
+  partitions: number,
+  brokerPid: number,
+): Promise<{ recordsPerSecond: number; seconds: number; brokerCpu: number }> {
+  const version = 12;
+  const socket: Socket = connect({ host: '127.0.0.1', port });
+  await new Promise((resolve, reject) => {
+    socket.once('connect', resolve);
+    socket.once('error', reject);
+  });
+  const decoder = new FrameDecoder({ maxFrameBytes: 1 << 30 });
+  let waiting: ((frame: Buffer) => void) | undefined;
+  socket.on('data', (chunk: Buffer) => {
+    for (const frame of decoder.push(chunk)) waiting?.(frame);
+  });
+  const offsets: bigint[] = new Array(partitions).fill(0n);
+  const ends: bigint[] = new Array(partitions).fill(-1n);
+  let records = 0n;
+  const cpuBefore = cpuSeconds(brokerPid);
+  const started = performance.now();
+  for (let correlationId = 1; offsets.some((offset, p) => offset < ends[p]! || ends[p]! < 0n); ) {
+    const writer = new Writer();
+    writeRequestFrame(
+      writer,
+      {
+        apiKey: ApiKey.Fetch,
+        apiVersion: version,
+        correlationId: correlationId++,
+        clientId: 'raw',
+      },
+      (w) =>
+        FetchRequest.write(
+          w,
+          {
+            maxWaitMs: 500,
+            minBytes: 1,
+            maxBytes: 50 << 20,
+            topics: [
+              {
+                topic,
+                partitions: offsets.map((fetchOffset, partition) => ({
+                  partition,
+                  fetchOffset,
+                  partitionMaxBytes: 10 << 20,
+                })),
+              },
+            ],
+          },
+          version,
+        ),
+    );
+    const response = new Promise<Buffer>((resolve) => {
+      waiting = resolve;
+    });
+    socket.write(writer.toBuffer());
+    const { body } = readResponseFrame(await response, ApiKey.Fetch, version);
+    for (const partition of FetchResponse.decode(body, version).responses[0]!.partitions) {
+      ends[partition.partitionIndex] = partition.highWatermark;
+      const bytes = partition.records;
+      if (!bytes || bytes.length === 0) continue;
+      let at = 0;
+      let last = 0;
+      while (at + 12 <= bytes.length) {
+        last = at;
+        at += 12 + bytes.readInt32BE(at + 8);
+      }
+      const next = bytes.readBigInt64BE(last) + BigInt(bytes.readInt32BE(last + 23)) + 1n;
+      records += next - offsets[partition.partitionIndex]!;
+      offsets[partition.partitionIndex] = next;
+    }
+  }
+  const seconds = (performance.now() - started) / 1000;
+  const brokerCpu = cpuSeconds(brokerPid) - cpuBefore;
+  socket.destroy();
+  return { recordsPerSecond: Math.round(Number(records) / seconds), seconds, brokerCpu };
+}
+
 function createTopic(bootstrap: string, topic: string, partitions: number): void {
   const script = `from confluent_kafka.admin import AdminClient, NewTopic
 a = AdminClient({'bootstrap.servers': '${bootstrap}'})
@@ -147,8 +269,8 @@ for f in a.create_topics([NewTopic('${topic}', ${partitions}, 1)]).values(): f.r
 async function main(): Promise<void> {
   const directory = mkdtempSync(join(tmpdir(), 'brook-bench-'));
   try {
-    const loopback = await loopbackMbPerSecond(1 << 30);
-    const disk = diskWriteMbPerSecond(directory, 1 << 30);
+    const loopback = CONSUME_ONLY ? undefined : await loopbackMbPerSecond(1 << 30);
+    const disk = CONSUME_ONLY ? undefined : diskWriteMbPerSecond(directory, 1 << 30);
     const { child, port, startMs } = await startBroker(join(directory, 'data'));
     const bootstrap = `127.0.0.1:${port}`;
     await new Promise((resolve) => setTimeout(resolve, 1000));
@@ -160,19 +282,22 @@ async function main(): Promise<void> {
     console.log(
       `\nBroker, ${RECORDS} records per run, librdkafka (confluent-kafka) on the same 2 cores (node ${process.version})`,
     );
-    console.log(
-      `  raw limits: loopback TCP ${loopback.toFixed(0)} MB/s, disk sequential write ${disk.toFixed(0)} MB/s`,
-    );
+    if (loopback !== undefined && disk !== undefined) {
+      console.log(
+        `  raw limits: loopback TCP ${loopback.toFixed(0)} MB/s, disk sequential write ${disk.toFixed(0)} MB/s`,
+      );
+    }
     console.log(
       `  start to port open ${startMs.toFixed(0)} ms (spawn included), idle RSS ${idleRss.toFixed(1)} MB`,
     );
     console.log(
-      '  size  parts acks | produce rec/s    MB/s  p50 ms  p99 ms | consume rec/s    MB/s',
+      '  size  parts acks | produce rec/s    MB/s  p50 ms  p99 ms | consume rec/s    MB/s | CPU s: broker client',
     );
     let run = 0;
     for (const size of [100, 1024]) {
       for (const partitions of [1, 6]) {
-        for (const acks of ['1', 'all']) {
+        if (CASES !== undefined && !CASES.includes(`${size}x${partitions}`)) continue;
+        for (const acks of CONSUME_ONLY ? ['1'] : ['1', 'all']) {
           const topic = `bench-${run++}`;
           createTopic(bootstrap, topic, partitions);
           const produced = await perf([
@@ -183,19 +308,36 @@ async function main(): Promise<void> {
             String(size),
             acks,
           ]);
-          const consumed = await perf([
-            'consume',
-            bootstrap,
-            topic,
-            String(RECORDS),
-            String(partitions),
-          ]);
-          console.log(
-            `  ${String(size).padStart(4)}  ${String(partitions).padStart(5)} ${acks.padStart(4)} | ${String(produced.recordsPerSecond).padStart(13)} ${String(produced.mbPerSecond).padStart(7)} ${String(produced.p50Ms).padStart(7)} ${String(produced.p99Ms).padStart(7)} | ${String(consumed.recordsPerSecond).padStart(13)} ${String(consumed.mbPerSecond).padStart(7)}` +
-              (produced.errors || consumed.records !== RECORDS
-                ? `  (errors ${produced.errors}, consumed ${consumed.records})`
-                : ''),
-          );
+          if (CONSUME_ONLY) {
+            for (let attempt = 0; attempt < CONSUME_RUNS; attempt++) {
+              const raw = await rawFetchLoop(port, topic, partitions, child.pid!);
+              console.log(
+                `  ${String(size).padStart(4)}  ${String(partitions).padStart(5)}  raw | Brook's codecs, one fetch in flight    | ${String(raw.recordsPerSecond).padStart(13)} ${((raw.recordsPerSecond * size) / 1e6).toFixed(1).padStart(7)} | ${raw.brokerCpu.toFixed(2).padStart(12)}        of ${raw.seconds.toFixed(3)} s`,
+              );
+            }
+          }
+          for (let attempt = 0; attempt < CONSUME_RUNS; attempt++) {
+            const brokerCpuBefore = cpuSeconds(child.pid!);
+            const consumed = await perf([
+              'consume',
+              bootstrap,
+              topic,
+              String(RECORDS),
+              String(partitions),
+              CONSUMER_QUEUE,
+            ]);
+            const brokerCpu = cpuSeconds(child.pid!) - brokerCpuBefore;
+            const producedColumns =
+              attempt === 0
+                ? `${String(produced.recordsPerSecond).padStart(13)} ${String(produced.mbPerSecond).padStart(7)} ${String(produced.p50Ms).padStart(7)} ${String(produced.p99Ms).padStart(7)}`
+                : ' '.repeat(37);
+            console.log(
+              `  ${String(size).padStart(4)}  ${String(partitions).padStart(5)} ${acks.padStart(4)} | ${producedColumns} | ${String(consumed.recordsPerSecond).padStart(13)} ${String(consumed.mbPerSecond).padStart(7)} | ${brokerCpu.toFixed(2).padStart(12)} ${String(consumed.cpuSeconds).padStart(6)} of ${consumed.seconds} s` +
+                (produced.errors || consumed.records !== RECORDS
+                  ? `  (errors ${produced.errors}, consumed ${consumed.records})`
+                  : ''),
+            );
+          }
         }
       }
     }

@@ -6,7 +6,8 @@
  *
  * The log (BROOK_BENCH_READ_MB, default 256, of 16 KiB batches of 1 KiB records) is written once
  * and closed; after three warm-up passes it is read from the page cache, five runs each,
- * alternating which goes first.
+ * alternating which goes first. Each is read into a new buffer per read (as a fetch did), and
+ * into one buffer used again and again (as a fetch does now: `allocate`, ReadBufferPool).
  *
  * Not part of `npm test`. Figures and how they were taken: bench/README.md.
  */
@@ -48,15 +49,28 @@ function nextOffsetAfter(records: Buffer): bigint {
   return next;
 }
 
+/** One buffer for every read (each read's records are used up before the next). */
+const recycled = Buffer.allocUnsafeSlow(2 * MAX_BYTES);
+function recycle(size: number): Buffer {
+  return recycled.subarray(0, size);
+}
+
 /** The whole log through `PartitionLog.read`: milliseconds and bytes. */
-async function brookRead(directory: string): Promise<{ ms: number; bytes: number }> {
+async function brookRead(
+  directory: string,
+  reuse: boolean,
+): Promise<{ ms: number; bytes: number }> {
   const log = await openLog(directory, { cleanShutdown: true });
   const end = log.logEndOffset;
   let offset = 0n;
   let bytes = 0;
   const started = performance.now();
   while (offset < end) {
-    const { records } = await log.read(offset, { maxBytes: MAX_BYTES, minOneBatch: true });
+    const { records } = await log.read(offset, {
+      maxBytes: MAX_BYTES,
+      minOneBatch: true,
+      ...(reuse ? { allocate: recycle } : {}),
+    });
     bytes += records.length;
     offset = nextOffsetAfter(records);
   }
@@ -65,14 +79,17 @@ async function brookRead(directory: string): Promise<{ ms: number; bytes: number
   return { ms, bytes };
 }
 
-/** The segment files in 1 MiB reads, each into a new buffer (as a fetch would). */
-async function rawRead(paths: readonly string[]): Promise<{ ms: number; bytes: number }> {
+/** The segment files in 1 MiB reads, each into a new buffer or into the same one. */
+async function rawRead(
+  paths: readonly string[],
+  reuse: boolean,
+): Promise<{ ms: number; bytes: number }> {
   const files = await Promise.all(paths.map((path) => open(path, 'r')));
   let bytes = 0;
   const started = performance.now();
   for (const file of files) {
     for (let position = 0; ; ) {
-      const buffer = Buffer.allocUnsafe(MAX_BYTES);
+      const buffer = reuse ? recycle(MAX_BYTES) : Buffer.allocUnsafe(MAX_BYTES);
       const { bytesRead } = await file.read(buffer, 0, MAX_BYTES, position);
       if (bytesRead === 0) break;
       position += bytesRead;
@@ -107,34 +124,41 @@ try {
   await log.close();
   // Warm the page cache and the JIT (the first passes run up to 2× slower).
   for (let pass = 0; pass < 3; pass++) {
-    await brookRead(directory);
-    await rawRead(segmentPaths);
-  }
-  const rows: string[][] = [];
-  for (let run = 1; run <= RUNS; run++) {
-    const order = run % 2 === 1 ? ['brook', 'raw'] : ['raw', 'brook'];
-    const results: Record<string, { ms: number; bytes: number }> = {};
-    for (const which of order) {
-      results[which] = which === 'brook' ? await brookRead(directory) : await rawRead(segmentPaths);
+    for (const reuse of [false, true]) {
+      await brookRead(directory, reuse);
+      await rawRead(segmentPaths, reuse);
     }
-    const brook = results.brook!;
-    const raw = results.raw!;
-    if (brook.bytes !== logBytes || raw.bytes !== logBytes) {
-      throw new Error(`read ${brook.bytes} and ${raw.bytes} bytes of ${logBytes}`);
-    }
-    const records = (logBytes / batches[0]!.length) * RECORDS_PER_BATCH;
-    rows.push([
-      `run ${run}`,
-      `${mbPerSecond(brook.bytes, brook.ms)}, ${si((records / brook.ms) * 1000)} records/s`,
-      `${mbPerSecond(raw.bytes, raw.ms)}`,
-      percent(raw.ms / brook.ms),
-    ]);
   }
-  printTable(
-    'Sequential read of a warm log, maxBytes 1 MiB',
-    ['', 'PartitionLog.read', 'raw 1 MiB reads', 'Brook / raw'],
-    rows,
-  );
+  for (const reuse of [false, true]) {
+    const rows: string[][] = [];
+    for (let run = 1; run <= RUNS; run++) {
+      const order = run % 2 === 1 ? ['brook', 'raw'] : ['raw', 'brook'];
+      const results: Record<string, { ms: number; bytes: number }> = {};
+      for (const which of order) {
+        results[which] =
+          which === 'brook'
+            ? await brookRead(directory, reuse)
+            : await rawRead(segmentPaths, reuse);
+      }
+      const brook = results.brook!;
+      const raw = results.raw!;
+      if (brook.bytes !== logBytes || raw.bytes !== logBytes) {
+        throw new Error(`read ${brook.bytes} and ${raw.bytes} bytes of ${logBytes}`);
+      }
+      const records = (logBytes / batches[0]!.length) * RECORDS_PER_BATCH;
+      rows.push([
+        `run ${run}`,
+        `${mbPerSecond(brook.bytes, brook.ms)}, ${si((records / brook.ms) * 1000)} records/s`,
+        `${mbPerSecond(raw.bytes, raw.ms)}`,
+        percent(raw.ms / brook.ms),
+      ]);
+    }
+    printTable(
+      `Sequential read of a warm log, maxBytes 1 MiB, ${reuse ? 'one buffer reused' : 'a new buffer per read'}`,
+      ['', 'PartitionLog.read', 'raw 1 MiB reads', 'Brook / raw'],
+      rows,
+    );
+  }
 } finally {
   removeDirectory(root);
 }

@@ -13,6 +13,7 @@ import {
   encodeDynamicBrokerConfigs,
 } from './config/config-resources.ts';
 import { FetchSessionCache } from './fetch/fetch-session-cache.ts';
+import { ReadBufferPool } from './fetch/read-buffer-pool.ts';
 import { GroupCoordinator } from './group/group-coordinator.ts';
 import type { HandlerRegistry } from './handlers/registry.ts';
 import type { Logger } from './logger.ts';
@@ -52,6 +53,11 @@ export class BrokerContext {
   readonly registry: HandlerRegistry;
   /** Incremental fetch sessions (KIP-227), bounded by `max.incremental.fetch.session.cache.slots`. */
   readonly fetchSessions: FetchSessionCache;
+  /**
+   * The buffers fetches read records into, reused once their response is written: up to two
+   * responses' worth (`fetch.max.bytes` each) kept, for 10 s.
+   */
+  readonly readBuffers: ReadBufferPool;
   /** Producer ids for InitProducerId, reserved in blocks in the metadata store. */
   readonly producerIds: ProducerIdManager;
   /** Consumer groups and committed offsets (in `__consumer_offsets`). */
@@ -90,6 +96,11 @@ export class BrokerContext {
           return metadata !== undefined && partition >= 0 && partition < metadata.partitionCount;
         },
       },
+    });
+    this.readBuffers = new ReadBufferPool({
+      maxIdleBytes: 2 * options.config.fetchMaxBytes,
+      maxBufferBytes: options.config.fetchMaxBytes,
+      idleMs: 10_000,
     });
     this.fetchSessions = new FetchSessionCache({
       maxSlots: options.config.maxIncrementalFetchSessionCacheSlots,

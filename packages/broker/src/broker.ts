@@ -135,6 +135,7 @@ export class Broker {
       await closed;
       await this.context.groups.whenLoaded();
       await this.context.logs.shutdown();
+      this.context.readBuffers.clear();
       logger.log('info', 'broker stopped');
     })();
     return this.stopping;

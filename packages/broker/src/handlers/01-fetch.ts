@@ -16,6 +16,8 @@
 //   storage error is reported as NOT_LEADER_OR_FOLLOWER (older clients do not retry the former).
 // * v13+: topics by id (UNKNOWN_TOPIC_ID otherwise).
 // * read_uncommitted only until transactions land; read_committed reads up to the log end too.
+// * Records are read into buffers from `broker.readBuffers`, returned to it once the response
+//   is written (`afterResponse`), or at once when a long poll reads again.
 // * Not yet: follower fetches (a replica id is only used to mark its session privileged).
 import { ApiKey, ErrorCode, FetchRequest, FetchResponse, LegacyMagic } from '@brook/protocol';
 import { LogError } from '@brook/storage';
@@ -25,6 +27,7 @@ import {
   INVALID_SESSION_ID,
   sessionPartitionKey,
 } from '../fetch/fetch-session-cache.ts';
+import type { ReadLease } from '../fetch/read-buffer-pool.ts';
 import { downConvertRecords } from '../records/legacy-conversion.ts';
 import { defineHandler, type RequestContext } from './registry.ts';
 
@@ -94,6 +97,7 @@ async function readOnce(
   request: Request,
   context: RequestContext,
   version: number,
+  buffers: ReadLease,
 ): Promise<ReadOutcome> {
   const broker = context.broker;
   // The broker's fetch.max.bytes bounds what one response reads into memory, whatever the
@@ -156,6 +160,7 @@ async function readOnce(
         maxOffset: highWatermark,
         // v0-2 read at least a batch to convert, then cut the result at the limit.
         minOneBatch: version <= 2 || firstWithData,
+        allocate: buffers.allocate,
       });
       let records = read.records;
       if (version <= 3 && records.length > 0) {
@@ -271,10 +276,12 @@ export const fetchHandler = defineHandler({
       };
     }
     const deadline = Date.now() + Math.max(request.maxWaitMs, 0);
+    const buffers = broker.readBuffers.lease();
+    context.afterResponse(() => buffers.release());
     let outcome: ReadOutcome;
     for (;;) {
       const appendsBefore = broker.appendCount;
-      outcome = await readOnce(fetchContext.partitions, request, context, version);
+      outcome = await readOnce(fetchContext.partitions, request, context, version, buffers);
       const remaining = deadline - Date.now();
       if (
         outcome.bytes >= request.minBytes ||
@@ -285,6 +292,8 @@ export const fetchHandler = defineHandler({
       ) {
         break;
       }
+      // This round's records are dropped: the next reads may reuse their buffers.
+      buffers.release();
       await broker.waitForAppend(appendsBefore, remaining, context.signal);
     }
     switch (fetchContext.kind) {

@@ -18,6 +18,12 @@ export interface RequestContext {
   readonly logger: Logger;
   /** Aborted when the connection closes (long polls stop waiting). */
   readonly signal: AbortSignal;
+  /**
+   * Calls `callback` once the response has been handed to the socket in full, or once it is
+   * certain never to be (the connection closed): buffers the response refers to can be reused
+   * from then on. Not called when the handler throws (its buffers are left to the collector).
+   */
+  afterResponse(callback: () => void): void;
 }
 
 export interface ApiHandler<Request = unknown, ResponseInput = unknown> {

@@ -31,6 +31,15 @@ import { errorResponseBody, refusal } from './unserved.ts';
 interface Slot {
   /** The encoded response, null for a request that gets none, undefined while pending. */
   chunks: Buffer[] | null | undefined;
+  /** Run once the response is written, or will never be (RequestContext.afterResponse). */
+  afterWrite?: (() => void)[] | undefined;
+}
+
+function runAfterWrite(slot: Slot): void {
+  const callbacks = slot.afterWrite;
+  if (callbacks === undefined) return;
+  slot.afterWrite = undefined;
+  for (const callback of callbacks) callback();
 }
 
 export class Connection {
@@ -239,6 +248,10 @@ export class Connection {
         clientHost: `/${this.socket.remoteAddress ?? ''}`,
         logger: this.logger,
         signal: this.abort.signal,
+        afterResponse: (callback) => {
+          slot.afterWrite ??= [];
+          slot.afterWrite.push(callback);
+        },
       });
       slot.chunks =
         response === undefined
@@ -272,16 +285,33 @@ export class Connection {
     return writer.toChunks();
   }
 
-  /** Writes the responses that are ready at the head of the queue, in order. */
+  /**
+   * Writes the responses that are ready at the head of the queue, in order. A response's
+   * `afterWrite` callbacks run from the write callback of its last chunk: the socket calls it
+   * once it no longer needs the bytes (written, or the socket destroyed).
+   */
   private flush(): void {
-    if (this.closed) return;
+    if (this.closed) {
+      // Nothing more is written: ready responses at the head are dropped.
+      while (this.slots.length > 0 && this.slots[0]!.chunks !== undefined) {
+        runAfterWrite(this.slots.shift()!);
+      }
+      return;
+    }
     let wrote = false;
     while (this.slots.length > 0 && this.slots[0]!.chunks !== undefined) {
-      const chunks = this.slots.shift()!.chunks;
-      if (!chunks) continue;
+      const slot = this.slots.shift()!;
+      const chunks = slot.chunks;
+      if (!chunks || chunks.length === 0) {
+        runAfterWrite(slot);
+        continue;
+      }
       if (!wrote) this.socket.cork();
       wrote = true;
-      for (const chunk of chunks) this.socket.write(chunk);
+      const last = chunks.length - 1;
+      for (let i = 0; i < last; i++) this.socket.write(chunks[i]!);
+      if (slot.afterWrite === undefined) this.socket.write(chunks[last]!);
+      else this.socket.write(chunks[last]!, () => runAfterWrite(slot));
     }
     if (wrote) this.socket.uncork();
     this.updateFlow();

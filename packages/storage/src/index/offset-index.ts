@@ -113,24 +113,47 @@ export class OffsetIndex {
    * it. The segment's start (base offset, position 0) when no entry qualifies.
    */
   lookup(offset: bigint): { offset: bigint; position: number } {
+    const found = this.floor(offset);
+    if (found < 0) return { offset: this.baseOffset, position: 0 };
+    return {
+      offset: this.baseOffset + BigInt(this.relativeAt(found)),
+      position: this.positionAt(found),
+    };
+  }
+
+  /**
+   * Where the batch holding `offset` can be, as far as the index tells: at or after `position`
+   * (as `lookup`), and at or before `upTo`, the position of the next entry (whose batch ends
+   * after `offset`); `upTo` is undefined when no entry follows.
+   */
+  bounds(offset: bigint): { position: number; upTo: number | undefined } {
+    const found = this.floor(offset);
+    const next = found + 1;
+    return {
+      position: found < 0 ? 0 : this.positionAt(found),
+      upTo: next < this.entries.length ? this.positionAt(next) : undefined,
+    };
+  }
+
+  /** The index of the last entry at or below `offset`, -1 when none is. */
+  private floor(offset: bigint): number {
     const relative = offset - this.baseOffset;
+    // Entries hold int32 relative offsets: compare as numbers once the target is in that range.
+    if (relative < 0n) return -1;
+    const target = relative > 0x7fffffffn ? 0x7fffffff : Number(relative);
     let low = 0;
     let high = this.entries.length - 1;
     let found = -1;
     while (low <= high) {
       const middle = (low + high) >>> 1;
-      if (BigInt(this.relativeAt(middle)) <= relative) {
+      if (this.relativeAt(middle) <= target) {
         found = middle;
         low = middle + 1;
       } else {
         high = middle - 1;
       }
     }
-    if (found < 0) return { offset: this.baseOffset, position: 0 };
-    return {
-      offset: this.baseOffset + BigInt(this.relativeAt(found)),
-      position: this.positionAt(found),
-    };
+    return found;
   }
 
   /** Removes the entries at or after `offset` (the log is being truncated there). */

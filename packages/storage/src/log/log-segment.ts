@@ -42,6 +42,50 @@ export interface SegmentOptions {
   readonly maxIndexBytes: number;
 }
 
+/** What a read asks for (`LogSegment.read`, `PartitionLog.read`). */
+export interface ReadOptions {
+  /** Bytes of whole batches to return at most (the first batch may exceed it: `minOneBatch`). */
+  readonly maxBytes: number;
+  /** Return the first batch even when it is larger than `maxBytes`. */
+  readonly minOneBatch: boolean;
+  /**
+   * Makes the buffer of `size` bytes that a read fills (Buffer.allocUnsafe by default). The
+   * records returned are a view of one such buffer; a caller that supplies its own can reuse it
+   * once it no longer needs the records.
+   */
+  readonly allocate?: (size: number) => Buffer;
+}
+
+interface BatchRead {
+  readonly offset: bigint;
+  readonly end: number;
+  readonly maxBytes: number;
+  readonly minOneBatch: boolean;
+  readonly allocate: (size: number) => Buffer;
+  readonly hintsGeneration: number;
+}
+
+function headerOrUndefined(bytes: Buffer): ReturnType<typeof readRecordBatchHeader> | undefined {
+  try {
+    return readRecordBatchHeader(bytes);
+  } catch (error) {
+    if (error instanceof ProtocolDecodeError) return undefined;
+    throw error;
+  }
+}
+
+function allocateUnpooled(size: number): Buffer {
+  return Buffer.allocUnsafe(size);
+}
+
+/** Read hints kept per segment: enough for a few readers going through it side by side. */
+const READ_HINTS = 4;
+/**
+ * How far before its first batch a read may start, to find that batch in the buffer it returns
+ * rather than reading the headers first. Index entries are `index.interval.bytes` (4 KiB by
+ * default) plus a batch apart.
+ */
+const READ_LOOKBEHIND_BYTES = 64 * 1024;
 /** Bytes read at a time while scanning batch headers. */
 const SCAN_WINDOW_BYTES = 64 * 1024;
 /** Bytes read at a time while recovering a segment (more when a batch is larger). */
@@ -76,6 +120,15 @@ export class LogSegment {
   /** A random fraction (0..1) of `segment.jitter.ms` this segment rolls early by, as Kafka. */
   readonly rollJitterFraction = Math.random();
   private bytesSinceLastIndexEntry = 0;
+  /**
+   * Where earlier reads ended: the offset after the last batch they returned and the position of
+   * the batch that holds it, so a reader that goes on from there reads no index nor header first.
+   * Dropped whenever the segment's bytes change other than by an append.
+   */
+  private readonly readHints: { offset: bigint; position: number }[] = [];
+  private nextReadHint = 0;
+  /** Moves whenever the hints are dropped, so that a read begun before notes none after. */
+  private readHintsGeneration = 0;
 
   private constructor(baseOffset: bigint, options: SegmentOptions) {
     this.baseOffset = baseOffset;
@@ -266,6 +319,7 @@ export class LogSegment {
   async recover(maxBatchBytes: number): Promise<number> {
     this.offsetIndex.reset();
     this.timeIndex.reset();
+    this.forgetReadHints();
     this.nextOffset = this.baseOffset;
     this.maxTimestamp = -1n;
     this.offsetOfMaxTimestamp = this.baseOffset;
@@ -314,17 +368,22 @@ export class LogSegment {
       if (valid < fileSize) await file.truncate(valid);
     });
     this.size = valid;
+    this.forgetReadHints();
     return fileSize - valid;
   }
 
   /**
    * The position of the first batch whose last offset is at or after `offset`, scanning from the
-   * index entry below it; undefined when no batch in the segment (up to `end`) reaches it.
+   * index entry below it (or from `from`, a batch boundary before it); undefined when no batch in
+   * the segment (up to `end`) reaches it.
    */
-  async positionOf(offset: bigint, end = this.size): Promise<number | undefined> {
-    const start = this.offsetIndex.lookup(offset);
+  async positionOf(
+    offset: bigint,
+    end = this.size,
+    from = this.offsetIndex.lookup(offset).position,
+  ): Promise<number | undefined> {
     let found: number | undefined;
-    await this.scanBatches(start.position, end, (header, position) => {
+    await this.scanBatches(from, end, (header, position) => {
       if (header.baseOffset + BigInt(header.lastOffsetDelta) >= offset) {
         found = position;
         return false;
@@ -353,34 +412,156 @@ export class LogSegment {
    * Reads whole batches starting with the one that holds `offset`, up to `maxBytes` (but at
    * least that first batch when `minOneBatch`, so a consumer always progresses), and no further
    * than `maxPosition`. Returns undefined when the segment has nothing at or after `offset`.
+   *
+   * One file read in the usual cases, into the buffer that is returned: a read that goes on
+   * where an earlier one ended starts at the position that read noted (`readHints`); any other
+   * starts at the offset index entry below `offset` and finds its first batch in what it read,
+   * when the next index entry shows that batch to be at most READ_LOOKBEHIND_BYTES further
+   * (otherwise the batch headers in between are read first). A read holds at most `maxBytes` (a
+   * batch header at least) plus that distance. `allocate` makes the buffers the records are read
+   * into (`Buffer.allocUnsafe` by default), so that a caller can recycle them.
    */
   async read(
     offset: bigint,
-    options: { maxBytes: number; maxPosition?: number; minOneBatch: boolean },
+    options: ReadOptions & { maxPosition?: number },
   ): Promise<{ records: Buffer; position: number } | undefined> {
     const end = Math.min(this.size, options.maxPosition ?? this.size);
-    const position = await this.positionOf(offset, end);
-    if (position === undefined) return undefined;
-    const available = end - position;
+    const request: BatchRead = {
+      offset,
+      end,
+      maxBytes: Math.max(options.maxBytes, 0),
+      minOneBatch: options.minOneBatch,
+      allocate: options.allocate ?? allocateUnpooled,
+      hintsGeneration: this.readHintsGeneration,
+    };
     return this.options.pool.use(this.logPath, async (file) => {
-      let bytes: Buffer = await readAt(
-        file,
-        position,
-        Math.min(available, Math.max(options.maxBytes, 0)),
-      );
-      let whole = wholeBatchesLength(bytes);
-      if (whole === 0) {
-        if (!options.minOneBatch) return { records: Buffer.alloc(0), position };
-        const head =
-          bytes.length >= LOG_OVERHEAD_BYTES
-            ? bytes
-            : await readAt(file, position, LOG_OVERHEAD_BYTES);
-        const first = LOG_OVERHEAD_BYTES + head.readInt32BE(8);
-        bytes = await readAt(file, position, Math.min(first, available));
-        whole = wholeBatchesLength(bytes);
+      const hinted = this.readHint(offset);
+      if (hinted !== undefined) {
+        if (hinted >= end) return undefined;
+        const read = await this.readBatchesFrom(file, request, hinted, hinted);
+        if (typeof read === 'object') return read;
+        // Hints are dropped whenever the segment's bytes change (truncation, recovery), so this
+        // is not expected; the index is the authority.
+        this.forgetReadHints();
       }
-      return { records: bytes.subarray(0, whole), position };
+      const bounds = this.offsetIndex.bounds(offset);
+      let from = bounds.position;
+      let upTo = Math.min(bounds.upTo ?? end, end);
+      if (upTo - from > READ_LOOKBEHIND_BYTES && from + RECORD_BATCH_HEADER_BYTES <= end) {
+        // Usually the indexed batch itself is what is long (a large batch): skip it by its header.
+        const head = await readAt(file, from, RECORD_BATCH_HEADER_BYTES);
+        const header =
+          head.length === RECORD_BATCH_HEADER_BYTES ? headerOrUndefined(head) : undefined;
+        if (header !== undefined) {
+          if (header.baseOffset + BigInt(header.lastOffsetDelta) >= offset) upTo = from;
+          else from += LOG_OVERHEAD_BYTES + header.batchLength;
+          upTo = Math.max(upTo, from);
+        }
+      }
+      if (upTo - from > READ_LOOKBEHIND_BYTES) {
+        const found = await this.positionOf(offset, end, from);
+        if (found === undefined) return undefined;
+        from = found;
+        upTo = found;
+      }
+      if (from >= end) return undefined;
+      const read = await this.readBatchesFrom(file, request, from, upTo);
+      if (read === 'none') return undefined;
+      if (read !== 'beyond') return read;
+      // The batch lies beyond what the index said (not expected): scan the headers to it.
+      const found = await this.positionOf(offset, end, from);
+      if (found === undefined) return undefined;
+      const again = await this.readBatchesFrom(file, request, found, found);
+      return typeof again === 'object' ? again : undefined;
     });
+  }
+
+  /**
+   * The read itself: `from` is a batch boundary at or before the first batch whose last offset
+   * reaches `request.offset`, and `upTo` is at or after it. Reads from `from` to `maxBytes` past
+   * `upTo` (a header at least) and finds that batch in the bytes. 'none' when no whole batch up
+   * to `end` reaches the offset, 'beyond' when it starts past `upTo` or past what was read.
+   */
+  private async readBatchesFrom(
+    file: FileHandle,
+    request: BatchRead,
+    from: number,
+    upTo: number,
+  ): Promise<{ records: Buffer; position: number } | 'none' | 'beyond'> {
+    const { offset, end, maxBytes } = request;
+    const wanted = Math.min(
+      end - from,
+      upTo - from + Math.max(maxBytes, RECORD_BATCH_HEADER_BYTES),
+    );
+    const bytes = await readAt(file, from, wanted, request.allocate);
+    const readEnd = from + bytes.length;
+    let at = 0;
+    for (;;) {
+      if (at + RECORD_BATCH_HEADER_BYTES > bytes.length) {
+        return readEnd < end && from + at + RECORD_BATCH_HEADER_BYTES <= end ? 'beyond' : 'none';
+      }
+      let header: ReturnType<typeof readRecordBatchHeader>;
+      try {
+        header = readRecordBatchHeader(bytes, at);
+      } catch (error) {
+        if (error instanceof ProtocolDecodeError) return 'none';
+        throw error;
+      }
+      const sizeBytes = LOG_OVERHEAD_BYTES + header.batchLength;
+      if (from + at + sizeBytes > end) return 'none';
+      if (header.baseOffset + BigInt(header.lastOffsetDelta) >= offset) break;
+      // Past `upTo` and not there yet: the bound was wrong (it never is when the index and the
+      // hints are right), and what was read may stop short. The caller scans instead.
+      if (from + at >= upTo) return 'beyond';
+      at += sizeBytes;
+    }
+    const position = from + at;
+    let records = bytes.subarray(at, Math.min(bytes.length, at + maxBytes));
+    let whole = wholeBatchesLength(records);
+    if (whole === 0) {
+      if (!request.minOneBatch) return { records: bytes.subarray(at, at), position };
+      const first = LOG_OVERHEAD_BYTES + bytes.readInt32BE(at + 8);
+      records =
+        at + first <= bytes.length
+          ? bytes.subarray(at, at + first)
+          : await readAt(file, position, Math.min(first, end - position), request.allocate);
+      whole = wholeBatchesLength(records);
+    }
+    if (whole > 0 && request.hintsGeneration === this.readHintsGeneration) {
+      this.noteReadEnd(records, whole, position);
+    }
+    return { records: whole === records.length ? records : records.subarray(0, whole), position };
+  }
+
+  private forgetReadHints(): void {
+    this.readHints.length = 0;
+    this.readHintsGeneration++;
+  }
+
+  /** The position of the first batch that reaches `offset`, when a read noted it. */
+  private readHint(offset: bigint): number | undefined {
+    for (const hint of this.readHints) if (hint.offset === offset) return hint.position;
+    return undefined;
+  }
+
+  /** Notes where the batch after those read starts, for a reader that goes on from there. */
+  private noteReadEnd(records: Buffer, whole: number, position: number): void {
+    let last = 0;
+    for (let at = 0; at < whole; at += LOG_OVERHEAD_BYTES + records.readInt32BE(at + 8)) last = at;
+    const next = records.readBigInt64BE(last) + BigInt(records.readInt32BE(last + 23)) + 1n;
+    const hint = { offset: next, position: position + whole };
+    for (let i = 0; i < this.readHints.length; i++) {
+      if (this.readHints[i]!.offset === next) {
+        this.readHints[i] = hint;
+        return;
+      }
+    }
+    if (this.readHints.length < READ_HINTS) {
+      this.readHints.push(hint);
+    } else {
+      this.readHints[this.nextReadHint] = hint;
+      this.nextReadHint = (this.nextReadHint + 1) % READ_HINTS;
+    }
   }
 
   /**
@@ -413,8 +594,11 @@ export class LogSegment {
     const position = await this.positionOf(offset);
     if (position === undefined) return 0;
     const removed = this.size - position;
+    this.forgetReadHints();
     await this.options.pool.use(this.logPath, (file) => file.truncate(position));
     this.size = position;
+    // Again: a read that began while the file was cut may have noted a hint past the cut.
+    this.forgetReadHints();
     this.offsetIndex.truncateTo(offset);
     this.timeIndex.truncateTo(offset);
     // The index files lose the cut entries now, durably (see writeIndexes), before new batches
@@ -517,9 +701,17 @@ export class LogSegment {
   }
 }
 
-/** Reads up to `length` bytes at `position` (fewer at the end of the file). */
-export async function readAt(file: FileHandle, position: number, length: number): Promise<Buffer> {
-  const buffer = Buffer.allocUnsafe(Math.max(0, length));
+/**
+ * Reads up to `length` bytes at `position` (fewer at the end of the file), into a buffer from
+ * `allocate`.
+ */
+export async function readAt(
+  file: FileHandle,
+  position: number,
+  length: number,
+  allocate: (size: number) => Buffer = allocateUnpooled,
+): Promise<Buffer> {
+  const buffer = allocate(Math.max(0, length));
   let filled = 0;
   while (filled < length) {
     const count = await file.read(buffer, filled, length - filled, position + filled);

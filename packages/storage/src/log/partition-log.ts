@@ -29,6 +29,7 @@ import {
   INDEX_FILE_SUFFIX,
   LOG_FILE_SUFFIX,
   LogSegment,
+  type ReadOptions,
   readAt,
   type SegmentOptions,
   SWAP_FILE_SUFFIX,
@@ -722,11 +723,9 @@ export class PartitionLog {
    * Reads whole batches from the one holding `offset`, up to `maxBytes` (at least one batch when
    * `minOneBatch`), stopping before any batch that starts at or after `maxOffset` (the caller's
    * bound: high watermark or last stable offset). OFFSET_OUT_OF_RANGE outside the log.
+   * `allocate` makes the buffers the records are read into (see `ReadOptions`).
    */
-  async read(
-    offset: bigint,
-    options: { maxBytes: number; maxOffset?: bigint; minOneBatch: boolean },
-  ): Promise<ReadResult> {
+  async read(offset: bigint, options: ReadOptions & { maxOffset?: bigint }): Promise<ReadResult> {
     this.checkUsable();
     const logEndOffset = this.logEndOffset;
     const logStartOffset = this.logStartOffset;
@@ -739,6 +738,8 @@ export class PartitionLog {
     }
     const maxOffset = options.maxOffset ?? logEndOffset;
     if (offset >= maxOffset || offset === logEndOffset) return result(Buffer.alloc(0));
+    // Nothing fits and nothing must come back: no need to read.
+    if (options.maxBytes <= 0 && !options.minOneBatch) return result(Buffer.alloc(0));
     const segments = this.segments;
     for (let i = this.segmentIndexFor(offset); i < segments.length; i++) {
       const segment = segments[i]!;

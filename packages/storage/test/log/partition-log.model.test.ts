@@ -204,6 +204,13 @@ interface Model {
 interface Real {
   fs: MemoryFileSystem;
   log: PartitionLog;
+  /** The offset after the last batch the latest read returned, where a consumer goes on. */
+  nextReadOffset?: bigint;
+}
+
+/** Buffers for reads that hold stale bytes, as a caller recycling them would give. */
+function dirtyAllocate(size: number): Buffer {
+  return Buffer.alloc(size, 0xa5);
 }
 
 interface ModelSegment {
@@ -378,24 +385,37 @@ class ReadCommand implements ModelCommand {
   readonly maxBytes: number;
   readonly minOneBatch: boolean;
   readonly bound: number | null;
-  constructor(where: number, maxBytes: number, minOneBatch: boolean, bound: number | null) {
+  /** Read from where the latest read ended (as a consumer does), into recycled buffers. */
+  readonly follow: boolean;
+  constructor(
+    where: number,
+    maxBytes: number,
+    minOneBatch: boolean,
+    bound: number | null,
+    follow: boolean,
+  ) {
     this.where = where;
     this.maxBytes = maxBytes;
     this.minOneBatch = minOneBatch;
     this.bound = bound;
+    this.follow = follow;
   }
   check(): boolean {
     return true;
   }
   async run(model: Model, real: Real): Promise<void> {
     const low = model.logStartOffset > 2n ? model.logStartOffset - 2n : 0n;
-    const offset = pickOffset(low, model.logEndOffset + 2n, this.where);
+    const offset =
+      this.follow && real.nextReadOffset !== undefined
+        ? real.nextReadOffset
+        : pickOffset(low, model.logEndOffset + 2n, this.where);
     const maxOffset =
       this.bound === null ? undefined : pickOffset(offset, model.logEndOffset, this.bound);
     const options = {
       maxBytes: this.maxBytes,
       minOneBatch: this.minOneBatch,
       ...(maxOffset === undefined ? {} : { maxOffset }),
+      ...(this.follow ? { allocate: dirtyAllocate } : {}),
     };
     const context = `read(${offset}, ${JSON.stringify({ ...options, maxOffset: String(maxOffset) })})`;
     if (offset < model.logStartOffset || offset > model.logEndOffset) {
@@ -406,6 +426,11 @@ class ReadCommand implements ModelCommand {
       return;
     }
     const result = await real.log.read(offset, options);
+    const returned = splitBatches(result.records).at(-1);
+    if (returned !== undefined) {
+      const header = readRecordBatchHeader(returned);
+      real.nextReadOffset = header.baseOffset + BigInt(header.lastOffsetDelta) + 1n;
+    }
     assert.equal(result.logStartOffset, model.logStartOffset, context);
     assert.equal(result.logEndOffset, model.logEndOffset, context);
     assertWholeBatches(result.records, context);
@@ -457,7 +482,7 @@ class ReadCommand implements ModelCommand {
     );
   }
   toString(): string {
-    return `read(at ${this.where.toFixed(3)}, maxBytes ${this.maxBytes}, minOneBatch ${this.minOneBatch}, bound ${this.bound?.toFixed(3) ?? 'none'})`;
+    return `read(at ${this.follow ? 'the last end' : this.where.toFixed(3)}, maxBytes ${this.maxBytes}, minOneBatch ${this.minOneBatch}, bound ${this.bound?.toFixed(3) ?? 'none'})`;
   }
 }
 
@@ -675,10 +700,11 @@ const modelCommands = [
       fc.oneof(fc.integer({ min: 0, max: 200 }), fc.integer({ min: 0, max: 4000 })),
       fc.boolean(),
       fc.option(fractionArb, { freq: 3 }),
+      fc.boolean(),
     )
     .map(
-      ([where, maxBytes, minOneBatch, bound]) =>
-        new ReadCommand(where, maxBytes, minOneBatch, bound),
+      ([where, maxBytes, minOneBatch, bound, follow]) =>
+        new ReadCommand(where, maxBytes, minOneBatch, bound, follow),
     ),
   fc.integer({ min: -10, max: 102_000 }).map((millis) => new OffsetForTimestampCommand(millis)),
   fc.constant(new FlushCommand()),
