@@ -127,7 +127,7 @@ async function startBroker(
     process.execPath,
     [
       ...BROKER_NODE_ARGS,
-      join(root, 'packages/cli/src/main.ts'),
+      join(root, 'packages/cli/src/main.js'),
       'serve',
       '--port',
       '0',

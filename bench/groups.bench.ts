@@ -58,7 +58,7 @@ async function startBroker(dataDirectory: string): Promise<{ child: ChildProcess
   const child = spawn(
     process.execPath,
     [
-      join(root, 'packages/cli/src/main.ts'),
+      join(root, 'packages/cli/src/main.js'),
       'serve',
       '--port',
       '0',

@@ -1,5 +1,5 @@
 /**
- * The `brook` commands (entered through main.ts). Subcommands live in `src/commands/`.
+ * The `brook` commands (entered through main.js). Subcommands live in `src/commands/`.
  */
 import { serve } from './commands/serve.ts';
 

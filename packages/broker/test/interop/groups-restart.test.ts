@@ -6,7 +6,7 @@
  */
 import assert from 'node:assert/strict';
 import { type ChildProcess, spawn } from 'node:child_process';
-import { existsSync, mkdtempSync, rmSync } from 'node:fs';
+import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { type TestContext, test } from 'node:test';
@@ -27,9 +27,7 @@ import {
 import { clientTestOptions, missingPythonModule, pythonDriver } from './support.ts';
 
 const missing = missingPythonModule('confluent_kafka', 'python3-confluent-kafka');
-const CLI = ['main.js', 'main.ts']
-  .map((file) => join(import.meta.dirname, '../../../cli/src', file))
-  .find((path) => existsSync(path))!;
+const CLI = join(import.meta.dirname, '../../../cli/src/main.js');
 const PARTITIONS = 3;
 /** Sessions of 2 s, so a member that died with the broker is gone soon after the restart. */
 const PROPERTIES = { ...GROUP_BROKER_PROPERTIES, 'group.min.session.timeout.ms': '1000' };

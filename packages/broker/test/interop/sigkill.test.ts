@@ -1,7 +1,7 @@
 /**
  * A broker killed with SIGKILL in the middle of a produce run loses no acknowledged record.
  *
- * `brook serve` runs as a child process (this Node, packages/cli/src/main.ts) on a free port.
+ * `brook serve` runs as a child process (this Node, packages/cli/src/main.js) on a free port.
  * Producer lanes (kafkajs, acks=all, no retries, so nothing is written twice) keep sending
  * small batches to a topic whose flush policy is durable (flush.messages=1: every append is
  * fsynced before it is acknowledged) and note each acknowledged record's offset. Once enough
@@ -21,7 +21,7 @@ import { readPartitions } from './platformatic-reader.ts';
 process.env.KAFKAJS_NO_PARTITIONER_WARNING = '1';
 const { CompressionTypes, logLevel } = kafkajs;
 
-const CLI = join(import.meta.dirname, '../../../cli/src/main.ts');
+const CLI = join(import.meta.dirname, '../../../cli/src/main.js');
 const TOPIC = 'crash';
 const PARTITIONS = 3;
 const LANES = 6;

@@ -16,8 +16,8 @@
  * block headers: a stored block yields its own size, a compressed one at most min(block
  * maximum, 255 x its size + 64), since an LZ4 sequence expands at most 255-fold.
  */
-import { compressFrameSync, decompressFrameSync, uncompressSync } from 'lz4-napi';
 import { ProtocolDecodeError } from '../../errors/brook-error.ts';
+import { loadOnFirstUse } from '../native.ts';
 import {
   asBuffer,
   compressFailure,
@@ -25,6 +25,8 @@ import {
   decompressFailure,
   tooLarge,
 } from './errors.ts';
+
+const lz4 = loadOnFirstUse<typeof import('lz4-napi')>('lz4-napi');
 
 const FRAME_MAGIC = 0x184d2204;
 const SKIPPABLE_MAGIC_MASK = 0xfffffff0;
@@ -51,6 +53,7 @@ export interface Lz4DecompressOptions extends DecompressOptions {
 }
 
 export function lz4Compress(input: Uint8Array, options: Lz4CompressOptions = {}): Buffer {
+  const { compressFrameSync } = lz4();
   let frame: Buffer;
   try {
     frame = compressFrameSync(asBuffer(input));
@@ -189,6 +192,7 @@ function decompressBlock(
   const input = Buffer.allocUnsafe(4 + data.length);
   input.writeUInt32LE(Math.max(0, limit), 0);
   data.copy(input, 4);
+  const { uncompressSync } = lz4();
   try {
     return uncompressSync(input);
   } catch (error) {
@@ -216,6 +220,7 @@ function decompressLinkedFrame(
     frame = Buffer.from(frame);
     frame[header.checksumAt - start] = fixedChecksum;
   }
+  const { decompressFrameSync } = lz4();
   let output: Buffer;
   try {
     output = decompressFrameSync(frame);

@@ -12,8 +12,8 @@
  * xerial streams, whose headers reappear mid-stream). Compression emits the Java client's
  * xerial framing, which every client reads.
  */
-import { compressSync, uncompressSync } from 'snappy';
 import { ProtocolDecodeError } from '../../errors/brook-error.ts';
+import { loadOnFirstUse } from '../native.ts';
 import {
   asBuffer,
   compressFailure,
@@ -21,6 +21,8 @@ import {
   decompressFailure,
   tooLarge,
 } from './errors.ts';
+
+const snappy = loadOnFirstUse<typeof import('snappy')>('snappy');
 
 const XERIAL_MAGIC = Buffer.from([0x82, 0x53, 0x4e, 0x41, 0x50, 0x50, 0x59, 0x00]);
 /** Magic, version, minimum compatible version. */
@@ -39,6 +41,7 @@ export interface SnappyCompressOptions {
 }
 
 export function snappyCompress(input: Uint8Array, options: SnappyCompressOptions = {}): Buffer {
+  const { compressSync } = snappy();
   try {
     // Copying into a V8-owned buffer is faster than the default external buffer.
     const copy = { copyOutputData: true };
@@ -129,6 +132,7 @@ function decompressBlock(block: Buffer, budgetBytes: number, maxOutputBytes: num
     if (byte < 0x80) break;
   }
   if (declared > budgetBytes) throw tooLarge('snappy', maxOutputBytes);
+  const { uncompressSync } = snappy();
   try {
     return uncompressSync(block, { copyOutputData: true }) as Buffer;
   } catch (error) {
