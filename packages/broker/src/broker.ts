@@ -39,6 +39,11 @@ export class Broker {
     const fs = options.fs ?? new NodeFileSystem();
     const logger = options.logger ?? createLogger();
     const server = createServer({ noDelay: true });
+    // The port opens before the logs are loaded (advertised.listeners may need the port):
+    // connections that arrive meanwhile wait here, and are served once the broker is ready.
+    const early: Socket[] = [];
+    const holdEarly = (socket: Socket) => early.push(socket);
+    server.on('connection', holdEarly);
     await new Promise<void>((resolve, reject) => {
       server.once('error', reject);
       server.listen({ host: options.config.host, port: options.config.port }, () => {
@@ -77,7 +82,11 @@ export class Broker {
       context.groups.start();
       const broker = new Broker(context, server, options.shutdownGraceMs ?? 5000);
       let nextId = 0;
+      server.off('connection', holdEarly);
       server.on('connection', (socket: Socket) => broker.accept(socket, `c${++nextId}`));
+      for (const socket of early.splice(0)) {
+        if (!socket.destroyed) broker.accept(socket, `c${++nextId}`);
+      }
       logger.log('info', 'broker started', {
         listening: `${config.host}:${port}`,
         advertised: `${config.advertisedHost}:${config.advertisedPort}`,
@@ -89,6 +98,7 @@ export class Broker {
       });
       return broker;
     } catch (error) {
+      for (const socket of early.splice(0)) socket.destroy();
       server.close();
       throw error;
     }

@@ -1,4 +1,8 @@
 import assert from 'node:assert/strict';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { createServer } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { describe, it } from 'node:test';
 import {
   ApiKey,
@@ -17,6 +21,9 @@ import {
   ProduceResponse,
   Writer,
 } from '@brook/protocol';
+import { Broker } from '../src/broker.ts';
+import { parseBrokerConfig } from '../src/config/broker-config.ts';
+import { silentLogger } from '../src/logger.ts';
 import { RawClient, startTestBroker } from './helpers.ts';
 
 function records(values: string[]): Buffer {
@@ -116,6 +123,32 @@ describe('broker', () => {
     const response = await frame;
     assert.equal(response.readInt32BE(0), 77);
     assert.equal(response.readInt16BE(4), ErrorCode.UNSUPPORTED_VERSION);
+  });
+
+  it('serves a connection that arrives while the broker is still starting', async (t) => {
+    const free = createServer();
+    await new Promise<void>((resolve) => free.listen(0, '127.0.0.1', resolve));
+    const port = (free.address() as { port: number }).port;
+    await new Promise<void>((resolve) => free.close(() => resolve()));
+    const dataDirectory = mkdtempSync(join(tmpdir(), 'brook-early-'));
+    t.after(() => rmSync(dataDirectory, { recursive: true, force: true }));
+    const config = parseBrokerConfig({}, { host: '127.0.0.1', port, dataDirectory });
+    const starting = Broker.start({ config, logger: silentLogger, shutdownGraceMs: 500 });
+    // Connect as soon as the port opens, before start resolves.
+    let client: RawClient | undefined;
+    while (client === undefined) {
+      client = await RawClient.connect(port).catch(() => undefined);
+    }
+    const early = client;
+    t.after(() => early.close());
+    const answer = early.request(ApiKey.ApiVersions, 3, ApiVersionsRequest, ApiVersionsResponse, {
+      clientSoftwareName: 'brook-test',
+      clientSoftwareVersion: '1.0',
+    });
+    const broker = await starting;
+    const versions = await answer;
+    assert.equal(versions.errorCode, ErrorCode.NONE);
+    await broker.stop();
   });
 
   it('creates topics on Metadata, refuses illegal names, and validates CreateTopics', async (t) => {
