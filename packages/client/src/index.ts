@@ -1,4 +1,7 @@
 /** Brook's TypeScript Kafka client. */
+
+export * from './admin/index.ts';
+export * from './consumer/index.ts';
 export * from './errors.ts';
 export * from './logger.ts';
 export {
@@ -10,4 +13,6 @@ export {
   type TopicInfo,
 } from './network/cluster.ts';
 export { Connection, type ConnectionOptions, type RequestOptions } from './network/connection.ts';
+export * from './producer/index.ts';
 export { backoffMs, type RetryOptions, withRetries } from './retry.ts';
+export * from './serializers.ts';

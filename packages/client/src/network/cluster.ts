@@ -174,8 +174,9 @@ export class Cluster {
     options: { allowAutoTopicCreation?: boolean } = {},
   ): Promise<void> {
     if (topics !== null) for (const topic of topics) this.interesting.add(topic);
-    if (this.refreshing && topics !== null && topics.every((t) => this.topicsByName.has(t))) {
-      return this.refreshing;
+    const refreshing = this.refreshing;
+    if (refreshing !== undefined && topics?.every((t) => this.topicsByName.has(t))) {
+      return refreshing;
     }
     const run = withRetries(() => this.fetchMetadata(topics, options), {
       ...this.retry,

@@ -253,7 +253,8 @@ export class Connection {
     if (this.closedWith) return Promise.reject(this.closedWith);
     if (options.signal?.aborted)
       return Promise.reject(new AbortedError('aborted', { cause: options.signal.reason }));
-    const correlationId = (this.correlationId = (this.correlationId + 1) | 0);
+    this.correlationId = (this.correlationId + 1) | 0;
+    const correlationId = this.correlationId;
     const writer = new Writer();
     writeRequestFrame(
       writer,
