@@ -1,12 +1,14 @@
 /**
  * The `brook` commands (entered through main.js). Subcommands live in `src/commands/`.
  */
+import { groups } from './commands/groups.ts';
 import { serve } from './commands/serve.ts';
 
 const USAGE = `Usage: brook <command> [options]
 
 Commands:
   serve    start a broker (brook serve --help)
+  groups   list, describe, delete consumer groups and reset their offsets (brook groups --help)
 `;
 
 export async function run(argv: string[]): Promise<number> {
@@ -14,6 +16,8 @@ export async function run(argv: string[]): Promise<number> {
   switch (command) {
     case 'serve':
       return serve(rest);
+    case 'groups':
+      return groups(rest);
     case undefined:
     case '-h':
     case '--help':
