@@ -11,11 +11,9 @@
  *
  * Run: npm run bench -- producer   (BROOK_BENCH_RECORDS=200000, BROOK_BENCH_ROUNDS=3)
  */
-import { type ChildProcess, spawn, spawnSync } from 'node:child_process';
-import { mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { spawnSync } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
+import { median, startBroker } from './client-setup.ts';
 
 const SELF = fileURLToPath(import.meta.url);
 const RECORDS = Number(process.env.BROOK_BENCH_RECORDS ?? 200_000);
@@ -129,34 +127,11 @@ async function runClient(client: Client, bootstrap: string, benchCase: Case): Pr
   };
 }
 
-// ---- the broker (a child process) and the table ------------------------------------------------
-
-async function startBroker(): Promise<{ child: ChildProcess; bootstrap: string; dir: string }> {
-  const dir = mkdtempSync(join(tmpdir(), 'brook-producer-bench-'));
-  const script = `
-    const { Broker, parseBrokerConfig, silentLogger } = await import('@brook/broker');
-    const config = parseBrokerConfig({ 'num.partitions': '6' }, { host: '127.0.0.1', port: 0, dataDirectory: ${JSON.stringify(dir)} });
-    const broker = await Broker.start({ config, logger: silentLogger });
-    process.on('SIGTERM', async () => { await broker.stop(); process.exit(0); });
-    console.log(broker.port);`;
-  const child = spawn(process.execPath, ['--input-type=module', '-e', script], {
-    stdio: ['ignore', 'pipe', 'inherit'],
-    cwd: join(SELF, '..', '..'),
-  });
-  const port = await new Promise<string>((resolve, reject) => {
-    child.stdout!.once('data', (data: Buffer) => resolve(data.toString().trim()));
-    child.once('exit', (code) => reject(new Error(`broker exited with ${code}`)));
-  });
-  return { child, bootstrap: `127.0.0.1:${port}`, dir };
-}
-
-function median(values: number[]): number {
-  const sorted = values.toSorted((a, b) => a - b);
-  return sorted[Math.floor(sorted.length / 2)]!;
-}
+// ---- the table --------------------------------------------------------------------------------
 
 async function main(): Promise<void> {
-  const { child, bootstrap, dir } = await startBroker();
+  const broker = await startBroker();
+  const { bootstrap } = broker;
   try {
     console.log(
       `${RECORDS} records per run, acks=all, 6 partitions, median of ${ROUNDS} (records/s, client CPU µs/record)`,
@@ -189,9 +164,7 @@ async function main(): Promise<void> {
       }
     }
   } finally {
-    child.kill('SIGTERM');
-    await new Promise((resolve) => child.once('exit', resolve));
-    rmSync(dir, { recursive: true, force: true });
+    await broker.stop();
   }
 }
 
