@@ -42,6 +42,8 @@ import {
   writeRequestFrame,
 } from '@brook/protocol';
 
+import { spawnBrookServe } from './serve.ts';
+
 const root = join(dirname(fileURLToPath(import.meta.url)), '..');
 const RECORDS = Number(process.env.BROOK_BENCH_RECORDS ?? 1_000_000);
 const PERF = join(root, 'bench', 'clients', 'librdkafka-perf.py');
@@ -122,34 +124,11 @@ function diskWriteMbPerSecond(directory: string, totalBytes: number): number {
 async function startBroker(
   dataDirectory: string,
 ): Promise<{ child: ChildProcess; port: number; startMs: number }> {
-  const started = performance.now();
-  const child = spawn(
-    process.execPath,
-    [
-      ...BROKER_NODE_ARGS,
-      join(root, 'packages/cli/src/main.js'),
-      'serve',
-      '--port',
-      '0',
-      '--data-dir',
-      dataDirectory,
-      '--log-level',
-      'warn',
-      '--set',
-      'num.partitions=1',
-    ],
-    { stdio: ['ignore', 'pipe', 'inherit'] },
-  );
-  const port = await new Promise<number>((resolve, reject) => {
-    let output = '';
-    child.stdout!.on('data', (data: Buffer) => {
-      output += data.toString();
-      const match = /listening on [^:]+:(\d+)/.exec(output);
-      if (match) resolve(Number(match[1]));
-    });
-    child.once('exit', (code) => reject(new Error(`brook serve exited with ${code}`)));
+  return spawnBrookServe({
+    dataDirectory,
+    nodeArgs: BROKER_NODE_ARGS,
+    settings: { 'num.partitions': '1' },
   });
-  return { child, port, startMs: performance.now() - started };
 }
 
 /** Runs the client asynchronously, so the RSS sampler keeps running meanwhile. */

@@ -13,11 +13,9 @@
  *    number of single-record acks=1 produce requests to the same broker: a commit is an
  *    append to `__consumer_offsets`, so that is its reference cost.
  */
-import { type ChildProcess, spawn } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { dirname, join } from 'node:path';
-import { fileURLToPath } from 'node:url';
+import { join } from 'node:path';
 import {
   ApiKey,
   ConsumerProtocolAssignment,
@@ -44,7 +42,8 @@ import {
 } from '@brook/protocol';
 import { RawClient } from '../packages/broker/test/helpers.ts';
 
-const root = join(dirname(fileURLToPath(import.meta.url)), '..');
+import { spawnBrookServe } from './serve.ts';
+
 const MEMBERS = Number(process.env.BROOK_BENCH_MEMBERS ?? 50);
 const PARTITIONS = Number(process.env.BROOK_BENCH_GROUP_PARTITIONS ?? 500);
 const HEARTBEAT_MS = 100;
@@ -54,33 +53,11 @@ const COMMIT_SECONDS = 5;
 const IN_FLIGHT = 16;
 const TOPIC = 'rebalance';
 
-async function startBroker(dataDirectory: string): Promise<{ child: ChildProcess; port: number }> {
-  const child = spawn(
-    process.execPath,
-    [
-      join(root, 'packages/cli/src/main.js'),
-      'serve',
-      '--port',
-      '0',
-      '--data-dir',
-      dataDirectory,
-      '--log-level',
-      'warn',
-      '--set',
-      'group.initial.rebalance.delay.ms=0',
-    ],
-    { stdio: ['ignore', 'pipe', 'inherit'] },
-  );
-  const port = await new Promise<number>((resolve, reject) => {
-    let output = '';
-    child.stdout!.on('data', (data: Buffer) => {
-      output += data.toString();
-      const match = /listening on [^:]+:(\d+)/.exec(output);
-      if (match) resolve(Number(match[1]));
-    });
-    child.once('exit', (code) => reject(new Error(`brook serve exited with ${code}`)));
+function startBroker(dataDirectory: string) {
+  return spawnBrookServe({
+    dataDirectory,
+    settings: { 'group.initial.rebalance.delay.ms': '0' },
   });
-  return { child, port };
 }
 
 function subscription(): Buffer {
