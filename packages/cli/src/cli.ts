@@ -1,7 +1,6 @@
 /**
  * The `brook` commands (entered through main.js). Subcommands live in `src/commands/`.
  */
-import { groups } from './commands/groups.ts';
 import { serve } from './commands/serve.ts';
 
 const USAGE = `Usage: brook <command> [options]
@@ -16,8 +15,11 @@ export async function run(argv: string[]): Promise<number> {
   switch (command) {
     case 'serve':
       return serve(rest);
-    case 'groups':
+    case 'groups': {
+      // Loaded only for this command: `brook serve` does not pay for the client's modules.
+      const { groups } = await import('./commands/groups.ts');
       return groups(rest);
+    }
     case undefined:
     case '-h':
     case '--help':

@@ -13,43 +13,66 @@ export const HEADER =
 
 const SUPPORT_TYPES = new Set(['MessageCodec', 'TaggedField', 'TaggedWrite']);
 
-function kebabCase(name: string): string {
-  return name
-    .replace(/([a-z0-9])([A-Z])/g, '$1-$2')
-    .replace(/([A-Z])([A-Z][a-z])/g, '$1-$2')
-    .toLowerCase();
-}
-
-function importLines(imports: Set<string>, needsReader: boolean): string[] {
+/**
+ * The imports of a generated file `depth` directories below packages/protocol/src (1 for a
+ * file directly in generated/).
+ */
+function importLines(imports: Set<string>, depth: number): string[] {
+  const up = '../'.repeat(depth);
   const support = [...imports].filter((n) => !['ZERO_UUID', 'ProtocolDecodeError'].includes(n));
   const types = support.filter((n) => SUPPORT_TYPES.has(n)).sort();
   const values = support.filter((n) => !SUPPORT_TYPES.has(n)).sort();
   const lines: string[] = [];
   if (imports.has('ProtocolDecodeError')) {
-    lines.push("import { ProtocolDecodeError } from '../../errors/brook-error.ts';");
+    lines.push(`import { ProtocolDecodeError } from '${up}errors/brook-error.ts';`);
   }
   const specifiers = [...values, ...types.map((t) => `type ${t}`)];
   if (specifiers.length > 0) {
     lines.push(
-      `import {\n  ${specifiers.join(',\n  ')},\n} from '../../primitives/codec-support.ts';`,
+      `import {\n  ${specifiers.join(',\n  ')},\n} from '${up}primitives/codec-support.ts';`,
     );
   }
-  if (needsReader) lines.push("import type { Reader } from '../../primitives/reader.ts';");
-  if (imports.has('ZERO_UUID')) lines.push("import { ZERO_UUID } from '../../primitives/uuid.ts';");
-  lines.push("import { Writer } from '../../primitives/writer.ts';");
+  lines.push(`import type { Reader } from '${up}primitives/reader.ts';`);
+  if (imports.has('ZERO_UUID')) lines.push(`import { ZERO_UUID } from '${up}primitives/uuid.ts';`);
+  lines.push(`import { Writer } from '${up}primitives/writer.ts';`);
   return lines;
 }
 
-function emitFile(specs: readonly MessageSpec[], description: string): string {
+/** One section of a generated file: a heading and the specs emitted under it. */
+interface Section {
+  readonly heading: string;
+  readonly specs: readonly MessageSpec[];
+}
+
+/**
+ * One file of many specs (in one module, since Node's module loader costs about 90 KB and
+ * 0.4 ms per module, whatever its size: bench/README.md, Start and idle memory). A response
+ * is emitted with its section's request, for the API's error response builder.
+ */
+function emitFile(description: string, sections: readonly Section[]): string {
   const imports = new Set<string>();
   const bodies: string[] = [];
-  const request = specs.find((spec) => spec.kind === 'request');
-  for (const spec of specs) {
-    const emitter = new MessageEmitter(spec);
-    bodies.push(emitter.emit(spec.kind === 'response' ? request : undefined));
-    for (const name of emitter.imports) imports.add(name);
+  const declared = new Map<string, string>();
+  for (const { heading, specs } of sections) {
+    bodies.push(`// ---- ${heading} ${'-'.repeat(Math.max(3, 91 - heading.length))}`, '');
+    const request = specs.find((spec) => spec.kind === 'request');
+    for (const spec of specs) {
+      const emitter = new MessageEmitter(spec);
+      const body = emitter.emit(spec.kind === 'response' ? request : undefined);
+      // Names share one module scope: a second interface of a name would merge into the first.
+      for (const [, kind, name] of body.matchAll(
+        /^(?:export )?(interface|function|const) (\w+)/gm,
+      )) {
+        const key = `${kind === 'interface' ? 'type' : 'value'} ${name}`;
+        const first = declared.get(key);
+        if (first !== undefined) throw new Error(`${spec.file}: ${key} is also in ${first}`);
+        declared.set(key, spec.file);
+      }
+      bodies.push(body);
+      for (const name of emitter.imports) imports.add(name);
+    }
   }
-  return [HEADER, `/** ${description} */`, '', ...importLines(imports, true), '', ...bodies].join(
+  return [HEADER, `/** ${description} */`, '', ...importLines(imports, 1), '', ...bodies].join(
     '\n',
   );
 }
@@ -58,7 +81,6 @@ export interface ApiSpecPair {
   readonly apiKey: number;
   readonly request: MessageSpec;
   readonly response: MessageSpec;
-  readonly fileName: string;
 }
 
 export function readSpecs(directory: string): MessageSpec[] {
@@ -68,6 +90,11 @@ export function readSpecs(directory: string): MessageSpec[] {
     .map((file) => parseMessageSpec(file, readFileSync(join(directory, file), 'utf8')));
 }
 
+/**
+ * The generated files: `messages.ts` (every API's request and response, in api-key order),
+ * `schemas.ts` (the headers, the data records and the internal record schemas), `api-table.ts`
+ * and `index.ts`.
+ */
 export function generate(messageDirectory: string, internalDirectory: string): Map<string, string> {
   const files = new Map<string, string>();
   const specs = readSpecs(messageDirectory);
@@ -81,28 +108,37 @@ export function generate(messageDirectory: string, internalDirectory: string): M
   for (const [apiKey, request] of [...requests].sort((a, b) => a[0] - b[0])) {
     const response = responses.get(apiKey);
     if (response === undefined) throw new Error(`no response spec for api key ${apiKey}`);
-    const base = request.name.replace(/Request$/, '');
-    const fileName = `${String(apiKey).padStart(2, '0')}-${kebabCase(base)}.ts`;
-    pairs.push({ apiKey, request, response, fileName });
-    files.set(
-      `messages/${fileName}`,
-      emitFile([request, response], `${base} (api key ${apiKey}): request and response.`),
-    );
+    pairs.push({ apiKey, request, response });
   }
   if (responses.size !== requests.size) throw new Error('a response spec has no request');
+  files.set(
+    'messages.ts',
+    emitFile(
+      "Every Kafka API's request and response, in api-key order.",
+      pairs.map(({ apiKey, request, response }) => ({
+        heading: `${request.name.replace(/Request$/, '')} (api key ${apiKey}): request and response`,
+        specs: [request, response],
+      })),
+    ),
+  );
 
-  const others = specs.filter((s) => s.kind === 'header' || s.kind === 'data');
-  for (const spec of others) {
-    const folder = spec.kind === 'header' ? 'headers' : 'data';
-    files.set(`${folder}/${kebabCase(spec.name)}.ts`, emitFile([spec], `${spec.name}.`));
-  }
+  const headers = specs.filter((s) => s.kind === 'header');
+  const data = specs.filter((s) => s.kind === 'data');
   const internal = readSpecs(internalDirectory);
-  for (const spec of internal) {
-    files.set(
-      `internal/${kebabCase(spec.name)}.ts`,
-      emitFile([spec], `${spec.name}: a record schema of an internal topic.`),
-    );
-  }
+  files.set(
+    'schemas.ts',
+    emitFile(
+      'The request and response headers, the data records and the internal record schemas.',
+      [
+        ...headers.map((spec) => ({ heading: `${spec.name}: a header`, specs: [spec] })),
+        ...data.map((spec) => ({ heading: `${spec.name}: a data record`, specs: [spec] })),
+        ...internal.map((spec) => ({
+          heading: `${spec.name}: a record schema of an internal topic`,
+          specs: [spec],
+        })),
+      ],
+    ),
+  );
   files.set('api-table.ts', emitApiTable(pairs));
   files.set('index.ts', emitIndex(files));
   return files;
@@ -115,11 +151,12 @@ function emitApiTable(pairs: readonly ApiSpecPair[]): string {
     '',
   ];
   lines.push("import type { MessageCodec } from '../primitives/codec-support.ts';");
-  for (const pair of pairs) {
-    lines.push(
-      `import { ${MessageEmitter.errorResponseName(pair.request)}, ${pair.request.name}, ${pair.response.name} } from './messages/${pair.fileName}';`,
-    );
-  }
+  const names = pairs.flatMap(({ request, response }) => [
+    MessageEmitter.errorResponseName(request),
+    request.name,
+    response.name,
+  ]);
+  lines.push(`import {\n  ${names.join(',\n  ')},\n} from './messages.ts';`);
   lines.push('', '/** The api key of every request, by name (ApiKey.Produce = 0). */');
   lines.push('export const ApiKey = {');
   for (const pair of pairs)

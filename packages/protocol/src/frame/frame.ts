@@ -11,11 +11,9 @@ import { API_TABLE, type ApiDescriptor, ApiKey } from '../generated/api-table.ts
 import {
   type RequestHeader,
   RequestHeader as RequestHeaderCodec,
-} from '../generated/headers/request-header.ts';
-import {
   type ResponseHeader,
   ResponseHeader as ResponseHeaderCodec,
-} from '../generated/headers/response-header.ts';
+} from '../generated/schemas.ts';
 import { Reader } from '../primitives/reader.ts';
 import type { Writer } from '../primitives/writer.ts';
 

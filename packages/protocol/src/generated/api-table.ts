@@ -4,94 +4,272 @@
 /** Every Kafka API: key, versions, flexible versions and codecs. */
 
 import type { MessageCodec } from '../primitives/codec-support.ts';
-import { produceErrorResponse, ProduceRequest, ProduceResponse } from './messages/00-produce.ts';
-import { fetchErrorResponse, FetchRequest, FetchResponse } from './messages/01-fetch.ts';
-import { listOffsetsErrorResponse, ListOffsetsRequest, ListOffsetsResponse } from './messages/02-list-offsets.ts';
-import { metadataErrorResponse, MetadataRequest, MetadataResponse } from './messages/03-metadata.ts';
-import { leaderAndIsrErrorResponse, LeaderAndIsrRequest, LeaderAndIsrResponse } from './messages/04-leader-and-isr.ts';
-import { stopReplicaErrorResponse, StopReplicaRequest, StopReplicaResponse } from './messages/05-stop-replica.ts';
-import { updateMetadataErrorResponse, UpdateMetadataRequest, UpdateMetadataResponse } from './messages/06-update-metadata.ts';
-import { controlledShutdownErrorResponse, ControlledShutdownRequest, ControlledShutdownResponse } from './messages/07-controlled-shutdown.ts';
-import { offsetCommitErrorResponse, OffsetCommitRequest, OffsetCommitResponse } from './messages/08-offset-commit.ts';
-import { offsetFetchErrorResponse, OffsetFetchRequest, OffsetFetchResponse } from './messages/09-offset-fetch.ts';
-import { findCoordinatorErrorResponse, FindCoordinatorRequest, FindCoordinatorResponse } from './messages/10-find-coordinator.ts';
-import { joinGroupErrorResponse, JoinGroupRequest, JoinGroupResponse } from './messages/11-join-group.ts';
-import { heartbeatErrorResponse, HeartbeatRequest, HeartbeatResponse } from './messages/12-heartbeat.ts';
-import { leaveGroupErrorResponse, LeaveGroupRequest, LeaveGroupResponse } from './messages/13-leave-group.ts';
-import { syncGroupErrorResponse, SyncGroupRequest, SyncGroupResponse } from './messages/14-sync-group.ts';
-import { describeGroupsErrorResponse, DescribeGroupsRequest, DescribeGroupsResponse } from './messages/15-describe-groups.ts';
-import { listGroupsErrorResponse, ListGroupsRequest, ListGroupsResponse } from './messages/16-list-groups.ts';
-import { saslHandshakeErrorResponse, SaslHandshakeRequest, SaslHandshakeResponse } from './messages/17-sasl-handshake.ts';
-import { apiVersionsErrorResponse, ApiVersionsRequest, ApiVersionsResponse } from './messages/18-api-versions.ts';
-import { createTopicsErrorResponse, CreateTopicsRequest, CreateTopicsResponse } from './messages/19-create-topics.ts';
-import { deleteTopicsErrorResponse, DeleteTopicsRequest, DeleteTopicsResponse } from './messages/20-delete-topics.ts';
-import { deleteRecordsErrorResponse, DeleteRecordsRequest, DeleteRecordsResponse } from './messages/21-delete-records.ts';
-import { initProducerIdErrorResponse, InitProducerIdRequest, InitProducerIdResponse } from './messages/22-init-producer-id.ts';
-import { offsetForLeaderEpochErrorResponse, OffsetForLeaderEpochRequest, OffsetForLeaderEpochResponse } from './messages/23-offset-for-leader-epoch.ts';
-import { addPartitionsToTxnErrorResponse, AddPartitionsToTxnRequest, AddPartitionsToTxnResponse } from './messages/24-add-partitions-to-txn.ts';
-import { addOffsetsToTxnErrorResponse, AddOffsetsToTxnRequest, AddOffsetsToTxnResponse } from './messages/25-add-offsets-to-txn.ts';
-import { endTxnErrorResponse, EndTxnRequest, EndTxnResponse } from './messages/26-end-txn.ts';
-import { writeTxnMarkersErrorResponse, WriteTxnMarkersRequest, WriteTxnMarkersResponse } from './messages/27-write-txn-markers.ts';
-import { txnOffsetCommitErrorResponse, TxnOffsetCommitRequest, TxnOffsetCommitResponse } from './messages/28-txn-offset-commit.ts';
-import { describeAclsErrorResponse, DescribeAclsRequest, DescribeAclsResponse } from './messages/29-describe-acls.ts';
-import { createAclsErrorResponse, CreateAclsRequest, CreateAclsResponse } from './messages/30-create-acls.ts';
-import { deleteAclsErrorResponse, DeleteAclsRequest, DeleteAclsResponse } from './messages/31-delete-acls.ts';
-import { describeConfigsErrorResponse, DescribeConfigsRequest, DescribeConfigsResponse } from './messages/32-describe-configs.ts';
-import { alterConfigsErrorResponse, AlterConfigsRequest, AlterConfigsResponse } from './messages/33-alter-configs.ts';
-import { alterReplicaLogDirsErrorResponse, AlterReplicaLogDirsRequest, AlterReplicaLogDirsResponse } from './messages/34-alter-replica-log-dirs.ts';
-import { describeLogDirsErrorResponse, DescribeLogDirsRequest, DescribeLogDirsResponse } from './messages/35-describe-log-dirs.ts';
-import { saslAuthenticateErrorResponse, SaslAuthenticateRequest, SaslAuthenticateResponse } from './messages/36-sasl-authenticate.ts';
-import { createPartitionsErrorResponse, CreatePartitionsRequest, CreatePartitionsResponse } from './messages/37-create-partitions.ts';
-import { createDelegationTokenErrorResponse, CreateDelegationTokenRequest, CreateDelegationTokenResponse } from './messages/38-create-delegation-token.ts';
-import { renewDelegationTokenErrorResponse, RenewDelegationTokenRequest, RenewDelegationTokenResponse } from './messages/39-renew-delegation-token.ts';
-import { expireDelegationTokenErrorResponse, ExpireDelegationTokenRequest, ExpireDelegationTokenResponse } from './messages/40-expire-delegation-token.ts';
-import { describeDelegationTokenErrorResponse, DescribeDelegationTokenRequest, DescribeDelegationTokenResponse } from './messages/41-describe-delegation-token.ts';
-import { deleteGroupsErrorResponse, DeleteGroupsRequest, DeleteGroupsResponse } from './messages/42-delete-groups.ts';
-import { electLeadersErrorResponse, ElectLeadersRequest, ElectLeadersResponse } from './messages/43-elect-leaders.ts';
-import { incrementalAlterConfigsErrorResponse, IncrementalAlterConfigsRequest, IncrementalAlterConfigsResponse } from './messages/44-incremental-alter-configs.ts';
-import { alterPartitionReassignmentsErrorResponse, AlterPartitionReassignmentsRequest, AlterPartitionReassignmentsResponse } from './messages/45-alter-partition-reassignments.ts';
-import { listPartitionReassignmentsErrorResponse, ListPartitionReassignmentsRequest, ListPartitionReassignmentsResponse } from './messages/46-list-partition-reassignments.ts';
-import { offsetDeleteErrorResponse, OffsetDeleteRequest, OffsetDeleteResponse } from './messages/47-offset-delete.ts';
-import { describeClientQuotasErrorResponse, DescribeClientQuotasRequest, DescribeClientQuotasResponse } from './messages/48-describe-client-quotas.ts';
-import { alterClientQuotasErrorResponse, AlterClientQuotasRequest, AlterClientQuotasResponse } from './messages/49-alter-client-quotas.ts';
-import { describeUserScramCredentialsErrorResponse, DescribeUserScramCredentialsRequest, DescribeUserScramCredentialsResponse } from './messages/50-describe-user-scram-credentials.ts';
-import { alterUserScramCredentialsErrorResponse, AlterUserScramCredentialsRequest, AlterUserScramCredentialsResponse } from './messages/51-alter-user-scram-credentials.ts';
-import { voteErrorResponse, VoteRequest, VoteResponse } from './messages/52-vote.ts';
-import { beginQuorumEpochErrorResponse, BeginQuorumEpochRequest, BeginQuorumEpochResponse } from './messages/53-begin-quorum-epoch.ts';
-import { endQuorumEpochErrorResponse, EndQuorumEpochRequest, EndQuorumEpochResponse } from './messages/54-end-quorum-epoch.ts';
-import { describeQuorumErrorResponse, DescribeQuorumRequest, DescribeQuorumResponse } from './messages/55-describe-quorum.ts';
-import { alterPartitionErrorResponse, AlterPartitionRequest, AlterPartitionResponse } from './messages/56-alter-partition.ts';
-import { updateFeaturesErrorResponse, UpdateFeaturesRequest, UpdateFeaturesResponse } from './messages/57-update-features.ts';
-import { envelopeErrorResponse, EnvelopeRequest, EnvelopeResponse } from './messages/58-envelope.ts';
-import { fetchSnapshotErrorResponse, FetchSnapshotRequest, FetchSnapshotResponse } from './messages/59-fetch-snapshot.ts';
-import { describeClusterErrorResponse, DescribeClusterRequest, DescribeClusterResponse } from './messages/60-describe-cluster.ts';
-import { describeProducersErrorResponse, DescribeProducersRequest, DescribeProducersResponse } from './messages/61-describe-producers.ts';
-import { brokerRegistrationErrorResponse, BrokerRegistrationRequest, BrokerRegistrationResponse } from './messages/62-broker-registration.ts';
-import { brokerHeartbeatErrorResponse, BrokerHeartbeatRequest, BrokerHeartbeatResponse } from './messages/63-broker-heartbeat.ts';
-import { unregisterBrokerErrorResponse, UnregisterBrokerRequest, UnregisterBrokerResponse } from './messages/64-unregister-broker.ts';
-import { describeTransactionsErrorResponse, DescribeTransactionsRequest, DescribeTransactionsResponse } from './messages/65-describe-transactions.ts';
-import { listTransactionsErrorResponse, ListTransactionsRequest, ListTransactionsResponse } from './messages/66-list-transactions.ts';
-import { allocateProducerIdsErrorResponse, AllocateProducerIdsRequest, AllocateProducerIdsResponse } from './messages/67-allocate-producer-ids.ts';
-import { consumerGroupHeartbeatErrorResponse, ConsumerGroupHeartbeatRequest, ConsumerGroupHeartbeatResponse } from './messages/68-consumer-group-heartbeat.ts';
-import { consumerGroupDescribeErrorResponse, ConsumerGroupDescribeRequest, ConsumerGroupDescribeResponse } from './messages/69-consumer-group-describe.ts';
-import { controllerRegistrationErrorResponse, ControllerRegistrationRequest, ControllerRegistrationResponse } from './messages/70-controller-registration.ts';
-import { getTelemetrySubscriptionsErrorResponse, GetTelemetrySubscriptionsRequest, GetTelemetrySubscriptionsResponse } from './messages/71-get-telemetry-subscriptions.ts';
-import { pushTelemetryErrorResponse, PushTelemetryRequest, PushTelemetryResponse } from './messages/72-push-telemetry.ts';
-import { assignReplicasToDirsErrorResponse, AssignReplicasToDirsRequest, AssignReplicasToDirsResponse } from './messages/73-assign-replicas-to-dirs.ts';
-import { listClientMetricsResourcesErrorResponse, ListClientMetricsResourcesRequest, ListClientMetricsResourcesResponse } from './messages/74-list-client-metrics-resources.ts';
-import { describeTopicPartitionsErrorResponse, DescribeTopicPartitionsRequest, DescribeTopicPartitionsResponse } from './messages/75-describe-topic-partitions.ts';
-import { shareGroupHeartbeatErrorResponse, ShareGroupHeartbeatRequest, ShareGroupHeartbeatResponse } from './messages/76-share-group-heartbeat.ts';
-import { shareGroupDescribeErrorResponse, ShareGroupDescribeRequest, ShareGroupDescribeResponse } from './messages/77-share-group-describe.ts';
-import { shareFetchErrorResponse, ShareFetchRequest, ShareFetchResponse } from './messages/78-share-fetch.ts';
-import { shareAcknowledgeErrorResponse, ShareAcknowledgeRequest, ShareAcknowledgeResponse } from './messages/79-share-acknowledge.ts';
-import { addRaftVoterErrorResponse, AddRaftVoterRequest, AddRaftVoterResponse } from './messages/80-add-raft-voter.ts';
-import { removeRaftVoterErrorResponse, RemoveRaftVoterRequest, RemoveRaftVoterResponse } from './messages/81-remove-raft-voter.ts';
-import { updateRaftVoterErrorResponse, UpdateRaftVoterRequest, UpdateRaftVoterResponse } from './messages/82-update-raft-voter.ts';
-import { initializeShareGroupStateErrorResponse, InitializeShareGroupStateRequest, InitializeShareGroupStateResponse } from './messages/83-initialize-share-group-state.ts';
-import { readShareGroupStateErrorResponse, ReadShareGroupStateRequest, ReadShareGroupStateResponse } from './messages/84-read-share-group-state.ts';
-import { writeShareGroupStateErrorResponse, WriteShareGroupStateRequest, WriteShareGroupStateResponse } from './messages/85-write-share-group-state.ts';
-import { deleteShareGroupStateErrorResponse, DeleteShareGroupStateRequest, DeleteShareGroupStateResponse } from './messages/86-delete-share-group-state.ts';
-import { readShareGroupStateSummaryErrorResponse, ReadShareGroupStateSummaryRequest, ReadShareGroupStateSummaryResponse } from './messages/87-read-share-group-state-summary.ts';
+import {
+  produceErrorResponse,
+  ProduceRequest,
+  ProduceResponse,
+  fetchErrorResponse,
+  FetchRequest,
+  FetchResponse,
+  listOffsetsErrorResponse,
+  ListOffsetsRequest,
+  ListOffsetsResponse,
+  metadataErrorResponse,
+  MetadataRequest,
+  MetadataResponse,
+  leaderAndIsrErrorResponse,
+  LeaderAndIsrRequest,
+  LeaderAndIsrResponse,
+  stopReplicaErrorResponse,
+  StopReplicaRequest,
+  StopReplicaResponse,
+  updateMetadataErrorResponse,
+  UpdateMetadataRequest,
+  UpdateMetadataResponse,
+  controlledShutdownErrorResponse,
+  ControlledShutdownRequest,
+  ControlledShutdownResponse,
+  offsetCommitErrorResponse,
+  OffsetCommitRequest,
+  OffsetCommitResponse,
+  offsetFetchErrorResponse,
+  OffsetFetchRequest,
+  OffsetFetchResponse,
+  findCoordinatorErrorResponse,
+  FindCoordinatorRequest,
+  FindCoordinatorResponse,
+  joinGroupErrorResponse,
+  JoinGroupRequest,
+  JoinGroupResponse,
+  heartbeatErrorResponse,
+  HeartbeatRequest,
+  HeartbeatResponse,
+  leaveGroupErrorResponse,
+  LeaveGroupRequest,
+  LeaveGroupResponse,
+  syncGroupErrorResponse,
+  SyncGroupRequest,
+  SyncGroupResponse,
+  describeGroupsErrorResponse,
+  DescribeGroupsRequest,
+  DescribeGroupsResponse,
+  listGroupsErrorResponse,
+  ListGroupsRequest,
+  ListGroupsResponse,
+  saslHandshakeErrorResponse,
+  SaslHandshakeRequest,
+  SaslHandshakeResponse,
+  apiVersionsErrorResponse,
+  ApiVersionsRequest,
+  ApiVersionsResponse,
+  createTopicsErrorResponse,
+  CreateTopicsRequest,
+  CreateTopicsResponse,
+  deleteTopicsErrorResponse,
+  DeleteTopicsRequest,
+  DeleteTopicsResponse,
+  deleteRecordsErrorResponse,
+  DeleteRecordsRequest,
+  DeleteRecordsResponse,
+  initProducerIdErrorResponse,
+  InitProducerIdRequest,
+  InitProducerIdResponse,
+  offsetForLeaderEpochErrorResponse,
+  OffsetForLeaderEpochRequest,
+  OffsetForLeaderEpochResponse,
+  addPartitionsToTxnErrorResponse,
+  AddPartitionsToTxnRequest,
+  AddPartitionsToTxnResponse,
+  addOffsetsToTxnErrorResponse,
+  AddOffsetsToTxnRequest,
+  AddOffsetsToTxnResponse,
+  endTxnErrorResponse,
+  EndTxnRequest,
+  EndTxnResponse,
+  writeTxnMarkersErrorResponse,
+  WriteTxnMarkersRequest,
+  WriteTxnMarkersResponse,
+  txnOffsetCommitErrorResponse,
+  TxnOffsetCommitRequest,
+  TxnOffsetCommitResponse,
+  describeAclsErrorResponse,
+  DescribeAclsRequest,
+  DescribeAclsResponse,
+  createAclsErrorResponse,
+  CreateAclsRequest,
+  CreateAclsResponse,
+  deleteAclsErrorResponse,
+  DeleteAclsRequest,
+  DeleteAclsResponse,
+  describeConfigsErrorResponse,
+  DescribeConfigsRequest,
+  DescribeConfigsResponse,
+  alterConfigsErrorResponse,
+  AlterConfigsRequest,
+  AlterConfigsResponse,
+  alterReplicaLogDirsErrorResponse,
+  AlterReplicaLogDirsRequest,
+  AlterReplicaLogDirsResponse,
+  describeLogDirsErrorResponse,
+  DescribeLogDirsRequest,
+  DescribeLogDirsResponse,
+  saslAuthenticateErrorResponse,
+  SaslAuthenticateRequest,
+  SaslAuthenticateResponse,
+  createPartitionsErrorResponse,
+  CreatePartitionsRequest,
+  CreatePartitionsResponse,
+  createDelegationTokenErrorResponse,
+  CreateDelegationTokenRequest,
+  CreateDelegationTokenResponse,
+  renewDelegationTokenErrorResponse,
+  RenewDelegationTokenRequest,
+  RenewDelegationTokenResponse,
+  expireDelegationTokenErrorResponse,
+  ExpireDelegationTokenRequest,
+  ExpireDelegationTokenResponse,
+  describeDelegationTokenErrorResponse,
+  DescribeDelegationTokenRequest,
+  DescribeDelegationTokenResponse,
+  deleteGroupsErrorResponse,
+  DeleteGroupsRequest,
+  DeleteGroupsResponse,
+  electLeadersErrorResponse,
+  ElectLeadersRequest,
+  ElectLeadersResponse,
+  incrementalAlterConfigsErrorResponse,
+  IncrementalAlterConfigsRequest,
+  IncrementalAlterConfigsResponse,
+  alterPartitionReassignmentsErrorResponse,
+  AlterPartitionReassignmentsRequest,
+  AlterPartitionReassignmentsResponse,
+  listPartitionReassignmentsErrorResponse,
+  ListPartitionReassignmentsRequest,
+  ListPartitionReassignmentsResponse,
+  offsetDeleteErrorResponse,
+  OffsetDeleteRequest,
+  OffsetDeleteResponse,
+  describeClientQuotasErrorResponse,
+  DescribeClientQuotasRequest,
+  DescribeClientQuotasResponse,
+  alterClientQuotasErrorResponse,
+  AlterClientQuotasRequest,
+  AlterClientQuotasResponse,
+  describeUserScramCredentialsErrorResponse,
+  DescribeUserScramCredentialsRequest,
+  DescribeUserScramCredentialsResponse,
+  alterUserScramCredentialsErrorResponse,
+  AlterUserScramCredentialsRequest,
+  AlterUserScramCredentialsResponse,
+  voteErrorResponse,
+  VoteRequest,
+  VoteResponse,
+  beginQuorumEpochErrorResponse,
+  BeginQuorumEpochRequest,
+  BeginQuorumEpochResponse,
+  endQuorumEpochErrorResponse,
+  EndQuorumEpochRequest,
+  EndQuorumEpochResponse,
+  describeQuorumErrorResponse,
+  DescribeQuorumRequest,
+  DescribeQuorumResponse,
+  alterPartitionErrorResponse,
+  AlterPartitionRequest,
+  AlterPartitionResponse,
+  updateFeaturesErrorResponse,
+  UpdateFeaturesRequest,
+  UpdateFeaturesResponse,
+  envelopeErrorResponse,
+  EnvelopeRequest,
+  EnvelopeResponse,
+  fetchSnapshotErrorResponse,
+  FetchSnapshotRequest,
+  FetchSnapshotResponse,
+  describeClusterErrorResponse,
+  DescribeClusterRequest,
+  DescribeClusterResponse,
+  describeProducersErrorResponse,
+  DescribeProducersRequest,
+  DescribeProducersResponse,
+  brokerRegistrationErrorResponse,
+  BrokerRegistrationRequest,
+  BrokerRegistrationResponse,
+  brokerHeartbeatErrorResponse,
+  BrokerHeartbeatRequest,
+  BrokerHeartbeatResponse,
+  unregisterBrokerErrorResponse,
+  UnregisterBrokerRequest,
+  UnregisterBrokerResponse,
+  describeTransactionsErrorResponse,
+  DescribeTransactionsRequest,
+  DescribeTransactionsResponse,
+  listTransactionsErrorResponse,
+  ListTransactionsRequest,
+  ListTransactionsResponse,
+  allocateProducerIdsErrorResponse,
+  AllocateProducerIdsRequest,
+  AllocateProducerIdsResponse,
+  consumerGroupHeartbeatErrorResponse,
+  ConsumerGroupHeartbeatRequest,
+  ConsumerGroupHeartbeatResponse,
+  consumerGroupDescribeErrorResponse,
+  ConsumerGroupDescribeRequest,
+  ConsumerGroupDescribeResponse,
+  controllerRegistrationErrorResponse,
+  ControllerRegistrationRequest,
+  ControllerRegistrationResponse,
+  getTelemetrySubscriptionsErrorResponse,
+  GetTelemetrySubscriptionsRequest,
+  GetTelemetrySubscriptionsResponse,
+  pushTelemetryErrorResponse,
+  PushTelemetryRequest,
+  PushTelemetryResponse,
+  assignReplicasToDirsErrorResponse,
+  AssignReplicasToDirsRequest,
+  AssignReplicasToDirsResponse,
+  listClientMetricsResourcesErrorResponse,
+  ListClientMetricsResourcesRequest,
+  ListClientMetricsResourcesResponse,
+  describeTopicPartitionsErrorResponse,
+  DescribeTopicPartitionsRequest,
+  DescribeTopicPartitionsResponse,
+  shareGroupHeartbeatErrorResponse,
+  ShareGroupHeartbeatRequest,
+  ShareGroupHeartbeatResponse,
+  shareGroupDescribeErrorResponse,
+  ShareGroupDescribeRequest,
+  ShareGroupDescribeResponse,
+  shareFetchErrorResponse,
+  ShareFetchRequest,
+  ShareFetchResponse,
+  shareAcknowledgeErrorResponse,
+  ShareAcknowledgeRequest,
+  ShareAcknowledgeResponse,
+  addRaftVoterErrorResponse,
+  AddRaftVoterRequest,
+  AddRaftVoterResponse,
+  removeRaftVoterErrorResponse,
+  RemoveRaftVoterRequest,
+  RemoveRaftVoterResponse,
+  updateRaftVoterErrorResponse,
+  UpdateRaftVoterRequest,
+  UpdateRaftVoterResponse,
+  initializeShareGroupStateErrorResponse,
+  InitializeShareGroupStateRequest,
+  InitializeShareGroupStateResponse,
+  readShareGroupStateErrorResponse,
+  ReadShareGroupStateRequest,
+  ReadShareGroupStateResponse,
+  writeShareGroupStateErrorResponse,
+  WriteShareGroupStateRequest,
+  WriteShareGroupStateResponse,
+  deleteShareGroupStateErrorResponse,
+  DeleteShareGroupStateRequest,
+  DeleteShareGroupStateResponse,
+  readShareGroupStateSummaryErrorResponse,
+  ReadShareGroupStateSummaryRequest,
+  ReadShareGroupStateSummaryResponse,
+} from './messages.ts';
 
 /** The api key of every request, by name (ApiKey.Produce = 0). */
 export const ApiKey = {
