@@ -119,10 +119,134 @@ export interface BatchOptions extends IterateOptions {
   readonly maxRecords?: number;
 }
 
-interface Delivery {
-  readonly state: PartitionState;
-  readonly epoch: number;
-  readonly next: bigint;
+/** What a `RecordIterator` needs of its consumer. */
+interface IteratorHooks<T> {
+  begin(): void;
+  end(): void;
+  /** The next record in hand; undefined: wait for data; null: the consumer is closed. */
+  poll(signal: AbortSignal | undefined): T | undefined | null;
+  wait(signal: AbortSignal | undefined): Promise<void>;
+}
+
+const ITERATION_DONE: IteratorReturnResult<undefined> = Object.freeze({
+  done: true,
+  value: undefined,
+});
+
+/**
+ * `consumer.records()`: as an async generator over single records behaves (lazy start, done
+ * after an error or `return`, calls queued while one is pending), but a record in hand costs
+ * one resolved promise and one result object.
+ */
+class RecordIterator<T> implements AsyncIterableIterator<T> {
+  private readonly hooks: IteratorHooks<T>;
+  private readonly signal: AbortSignal | undefined;
+  private stage: 'new' | 'running' | 'done' = 'new';
+  /** A call still waiting for data: later calls wait behind it. */
+  private pending: Promise<unknown> | undefined;
+
+  constructor(hooks: IteratorHooks<T>, signal: AbortSignal | undefined) {
+    this.hooks = hooks;
+    this.signal = signal;
+  }
+
+  [Symbol.asyncIterator](): this {
+    return this;
+  }
+
+  next(): Promise<IteratorResult<T, undefined>> {
+    if (this.pending !== undefined) return this.queue(() => this.nextNow());
+    return this.nextNow();
+  }
+
+  return(): Promise<IteratorResult<T, undefined>> {
+    if (this.pending !== undefined) return this.queue(() => this.returnNow());
+    return this.returnNow();
+  }
+
+  throw(error?: unknown): Promise<IteratorResult<T, undefined>> {
+    if (this.pending !== undefined) return this.queue(() => this.throwNow(error));
+    return this.throwNow(error);
+  }
+
+  private nextNow(): Promise<IteratorResult<T, undefined>> {
+    if (this.stage !== 'running') {
+      if (this.stage === 'done') return Promise.resolve(ITERATION_DONE);
+      this.stage = 'running';
+      try {
+        this.hooks.begin();
+      } catch (error) {
+        this.stage = 'done';
+        return Promise.reject(error);
+      }
+    }
+    let record: T | undefined | null;
+    try {
+      record = this.hooks.poll(this.signal);
+    } catch (error) {
+      this.finish();
+      return Promise.reject(error);
+    }
+    if (record === null) {
+      this.finish();
+      return Promise.resolve(ITERATION_DONE);
+    }
+    if (record !== undefined) return Promise.resolve({ done: false, value: record });
+    const waiting = this.waitAndPoll();
+    // Called from the queue, the queued call covers the wait already.
+    if (this.pending === undefined) this.track(waiting);
+    return waiting;
+  }
+
+  private async waitAndPoll(): Promise<IteratorResult<T, undefined>> {
+    try {
+      for (;;) {
+        await this.hooks.wait(this.signal);
+        if (this.stage === 'done') return ITERATION_DONE;
+        const record = this.hooks.poll(this.signal);
+        if (record === null) {
+          this.finish();
+          return ITERATION_DONE;
+        }
+        if (record !== undefined) return { done: false, value: record };
+      }
+    } catch (error) {
+      this.finish();
+      throw error;
+    }
+  }
+
+  private returnNow(): Promise<IteratorResult<T, undefined>> {
+    this.finish();
+    return Promise.resolve(ITERATION_DONE);
+  }
+
+  private throwNow(error: unknown): Promise<IteratorResult<T, undefined>> {
+    this.finish();
+    return Promise.reject(error);
+  }
+
+  /** Runs `call` once the pending calls have settled. */
+  private queue(
+    call: () => Promise<IteratorResult<T, undefined>>,
+  ): Promise<IteratorResult<T, undefined>> {
+    const after = this.pending!.then(call, call);
+    this.track(after);
+    return after;
+  }
+
+  private track(promise: Promise<unknown>): void {
+    this.pending = promise;
+    const clear = () => {
+      if (this.pending === promise) this.pending = undefined;
+    };
+    promise.then(clear, clear);
+  }
+
+  private finish(): void {
+    if (this.stage === 'running') this.hooks.end();
+    this.stage = 'done';
+  }
 }
 
 const identity: Deserializer<Buffer | null> = (bytes) => bytes;
@@ -151,7 +275,11 @@ export class Consumer<K = Buffer | null, V = Buffer | null>
   private pattern: RegExp | undefined;
   private listener: RebalanceListener = {};
   private membership: GroupMembership | undefined;
-  private delivered: Delivery | undefined;
+  /** The partition of the record or batch handed out last (undefined: none in hand). */
+  private deliveredState: PartitionState | undefined;
+  /** Its epoch then, and the position after it (what becomes `processed`). */
+  private deliveredEpoch = 0;
+  private deliveredNext = 0n;
   private iterating = false;
   private waitingForRecords = false;
   private lastPollMs = Date.now();
@@ -414,19 +542,22 @@ export class Consumer<K = Buffer | null, V = Buffer | null>
     return this.records();
   }
 
-  /** Records one by one, in offset order within each partition. */
-  async *records(options: IterateOptions = {}): AsyncGenerator<ConsumerRecord<K, V>, void, void> {
-    this.beginIteration();
-    try {
-      for (;;) {
-        const batch = await this.nextBatch(1, options.signal);
-        if (batch === undefined) return;
-        yield batch.records[0]!;
-      }
-    } finally {
-      this.endIteration();
-    }
+  /**
+   * Records one by one, in offset order within each partition. A hand-written iterator: a
+   * record already prefetched is taken synchronously and handed out in an already-resolved
+   * promise (no async generator step, no batch object per record).
+   */
+  records(options: IterateOptions = {}): AsyncIterableIterator<ConsumerRecord<K, V>> {
+    return new RecordIterator(this.iteratorHooks, options.signal);
   }
+
+  /** What `RecordIterator` calls (the consumer's private members, bound once). */
+  private readonly iteratorHooks: IteratorHooks<ConsumerRecord<K, V>> = {
+    begin: () => this.beginIteration(),
+    end: () => this.endIteration(),
+    poll: (signal) => this.pollRecord(signal),
+    wait: (signal) => this.waitForData(signal),
+  };
 
   /** Batches of one partition's records (up to `maxRecords`), partitions taking turns. */
   async *batches(options: BatchOptions = {}): AsyncGenerator<ConsumerBatch<K, V>, void, void> {
@@ -465,20 +596,61 @@ export class Consumer<K = Buffer | null, V = Buffer | null>
   ): Promise<ConsumerBatch<K, V> | undefined> {
     this.finishDelivery();
     for (;;) {
-      if (this.fatalError) throw this.fatalError;
-      if (this.closing) return undefined;
-      if (signal?.aborted) throw new AbortedError('iteration aborted', { cause: signal.reason });
-      this.lastPollMs = Date.now();
-      if (this.membership?.isSuspended) this.membership.resume();
+      if (!this.checkPoll(signal)) return undefined;
       const batch = this.take(maxRecords);
       if (batch !== undefined) return batch;
-      this.waitingForRecords = true;
-      try {
-        await this.dataWakeup.wait(1000, signal);
-      } finally {
-        this.waitingForRecords = false;
+      await this.waitForData(signal);
+    }
+  }
+
+  /** Before taking records: throws a pending error; false once closing. */
+  private checkPoll(signal: AbortSignal | undefined): boolean {
+    if (this.fatalError) throw this.fatalError;
+    if (this.closing) return false;
+    if (signal?.aborted) throw new AbortedError('iteration aborted', { cause: signal.reason });
+    this.lastPollMs = Date.now();
+    if (this.membership?.isSuspended) this.membership.resume();
+    return true;
+  }
+
+  private async waitForData(signal: AbortSignal | undefined): Promise<void> {
+    this.waitingForRecords = true;
+    try {
+      await this.dataWakeup.wait(1000, signal);
+    } finally {
+      this.waitingForRecords = false;
+    }
+  }
+
+  /**
+   * The record iterator's step, synchronous: the record handed out last is done, then the next
+   * record in hand (undefined: none prefetched, wait for data; null: the consumer is closed).
+   */
+  private pollRecord(signal: AbortSignal | undefined): ConsumerRecord<K, V> | undefined | null {
+    this.finishDelivery();
+    if (!this.checkPoll(signal)) return null;
+    // Fast path: stay on the current partition while it has records and its turn lasts.
+    const state = this.current;
+    if (
+      state !== undefined &&
+      this.currentCount < this.maxPollRecords &&
+      !state.paused &&
+      !state.revoking &&
+      state.error === undefined &&
+      state.position !== null &&
+      this.assigned.get(state.key) === state
+    ) {
+      const record = this.readRecord(state);
+      if (record !== undefined) {
+        this.currentCount++;
+        this.deliveredState = state;
+        this.deliveredEpoch = state.epoch;
+        this.deliveredNext = state.position;
+        return record;
       }
     }
+    const batch = this.take(1);
+    return batch === undefined ? undefined : batch.records[0]!;
   }
 
   /** Up to `maxRecords` records of the next partition that has some. */
@@ -509,7 +681,9 @@ export class Consumer<K = Buffer | null, V = Buffer | null>
         this.rotation = (states.indexOf(state) + 1) % states.length;
       }
       this.currentCount += records.length;
-      this.delivered = { state, epoch: state.epoch, next: state.position! };
+      this.deliveredState = state;
+      this.deliveredEpoch = state.epoch;
+      this.deliveredNext = state.position!;
       return {
         topic: state.topic,
         partition: state.partition,
@@ -577,13 +751,66 @@ export class Consumer<K = Buffer | null, V = Buffer | null>
     return records;
   }
 
+  /** One record of a partition from its prefetched responses, moving its position. */
+  private readRecord(state: PartitionState): ConsumerRecord<K, V> | undefined {
+    const before = state.buffer.length;
+    let record: ConsumerRecord<K, V> | undefined;
+    for (;;) {
+      const fetched = state.buffer[0];
+      if (fetched === undefined) break;
+      let raw: ReturnType<typeof fetched.peek>;
+      try {
+        raw = fetched.peek();
+      } catch (error) {
+        state.error = error as Error;
+        throw error;
+      }
+      if (raw === undefined) {
+        if (fetched.nextOffset > state.position!) state.position = fetched.nextOffset;
+        state.shift();
+        continue;
+      }
+      if (raw.offset < state.position!) {
+        fetched.advance();
+        continue;
+      }
+      let key: K;
+      let value: V;
+      try {
+        key = this.keyDeserializer(raw.key);
+        value = this.valueDeserializer(raw.value);
+      } catch (error) {
+        throw new RecordDeserializationError(state.topic, state.partition, raw.offset, error);
+      }
+      fetched.advance();
+      state.position = raw.offset + 1n;
+      state.leaderEpoch = raw.leaderEpoch;
+      record = {
+        topic: state.topic,
+        partition: state.partition,
+        offset: raw.offset,
+        timestamp: raw.timestamp,
+        timestampType: raw.timestampType,
+        key,
+        value,
+        headers: raw.headers,
+        leaderEpoch: raw.leaderEpoch,
+      };
+      break;
+    }
+    // Only control records or skipped batches: the position moved, nothing is in hand.
+    if (record === undefined) state.processed = state.position;
+    if (state.buffer.length !== before) this.fetcher.schedule();
+    return record;
+  }
+
   /** The record or batch handed out last is done. */
   private finishDelivery(): void {
-    const delivered = this.delivered;
-    if (delivered === undefined) return;
-    this.delivered = undefined;
-    if (this.assigned.get(delivered.state.key) === delivered.state) {
-      if (delivered.state.epoch === delivered.epoch) delivered.state.processed = delivered.next;
+    const state = this.deliveredState;
+    if (state === undefined) return;
+    this.deliveredState = undefined;
+    if (state.epoch === this.deliveredEpoch && this.assigned.get(state.key) === state) {
+      state.processed = this.deliveredNext;
     }
     this.deliveryWakeup.wake();
   }
@@ -639,8 +866,8 @@ export class Consumer<K = Buffer | null, V = Buffer | null>
   private async waitForDelivery(states: readonly PartitionState[]): Promise<void> {
     const deadline = Date.now() + this.rebalanceTimeoutMs;
     while (
-      this.delivered !== undefined &&
-      states.includes(this.delivered.state) &&
+      this.deliveredState !== undefined &&
+      states.includes(this.deliveredState) &&
       this.closing === undefined &&
       Date.now() < deadline
     ) {

@@ -23,6 +23,7 @@ export class Wakeup {
   }
 
   wake(): void {
+    if (this.waiters.size === 0) return;
     for (const waiter of [...this.waiters]) waiter();
   }
 }

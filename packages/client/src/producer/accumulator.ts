@@ -112,8 +112,22 @@ export class RecordAccumulator {
     this.options = options;
   }
 
+  /** The queues of the topic used last (most sends go to one topic at a time). */
+  private lastTopic: string | undefined;
+  private lastQueues: PartitionQueue[] = [];
+
+  private queuesOf(topic: string): PartitionQueue[] | undefined {
+    if (topic === this.lastTopic) return this.lastQueues;
+    const queues = this.queuesByTopic.get(topic);
+    if (queues !== undefined) {
+      this.lastTopic = topic;
+      this.lastQueues = queues;
+    }
+    return queues;
+  }
+
   queue(topic: string, partition: number): PartitionQueue {
-    let queues = this.queuesByTopic.get(topic);
+    let queues = this.queuesOf(topic);
     if (queues === undefined) {
       queues = [];
       this.queuesByTopic.set(topic, queues);
@@ -132,7 +146,7 @@ export class RecordAccumulator {
    * the answer is undefined: the record would open a new batch. For the sticky partitioner.
    */
   openBatch(topic: string, partition: number, sizeBytes: number): ProducerBatch | undefined {
-    const queue = this.queuesByTopic.get(topic)?.[partition];
+    const queue = this.queuesOf(topic)?.[partition];
     const batch = queue?.open;
     if (batch === undefined) return undefined;
     if (batch.recordCount > 0 && batch.sizeBytes + sizeBytes > this.batchLimitBytes(topic)) {
@@ -196,6 +210,7 @@ export class RecordAccumulator {
   /** Uncompressed bytes at which a batch of `topic` closes. */
   private batchLimitBytes(topic: string): number {
     const { batchSizeBytes, maxRequestSizeBytes } = this.options;
+    if (this.ratioByTopic.size === 0) return batchSizeBytes;
     const ratio = this.ratioByTopic.get(topic);
     if (ratio === undefined || ratio >= 1) return batchSizeBytes;
     return Math.min(Math.floor(batchSizeBytes / Math.max(ratio, 0.05)), maxRequestSizeBytes);

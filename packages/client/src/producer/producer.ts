@@ -109,6 +109,11 @@ export class Producer<K = RecordBytes, V = RecordBytes> {
   private readonly sender: Sender;
   private readonly sticky = new StickyPartitions();
   private readonly roundRobin = new RoundRobinPartitions();
+  /** The record the sticky partitioner is choosing for (no closure per record). */
+  private stickyTopic = '';
+  private stickySizeBytes = 0;
+  private readonly stickyOpenBatch = (partition: number) =>
+    this.accumulator.openBatch(this.stickyTopic, partition, this.stickySizeBytes);
   private readonly availableByTopic = new WeakMap<TopicInfo, readonly number[]>();
   /** Records waiting to be added, in send order (`waitingHead` is the first). */
   private waiting: (QueuedRecord | undefined)[] = [];
@@ -426,8 +431,13 @@ export class Producer<K = RecordBytes, V = RecordBytes> {
         if (key !== null) partition = keyedPartition(key, partitionCount);
         else {
           sticky = true;
-          partition = this.sticky.choose(topic, this.available(info), partitionCount, (p) =>
-            this.accumulator.openBatch(topic, p, sizeBytes),
+          this.stickyTopic = topic;
+          this.stickySizeBytes = sizeBytes;
+          partition = this.sticky.choose(
+            topic,
+            this.available(info),
+            partitionCount,
+            this.stickyOpenBatch,
           );
         }
       }
