@@ -307,7 +307,10 @@ export class GroupCoordinator {
     }
     let result: JoinResult | Promise<JoinResult>;
     const isNewMember = !group.has(memberId);
-    if (isNewMember && group.size >= this.config.groupMaxSize) {
+    // Members given an id but not joined yet count too, so repeated first JoinGroups cannot
+    // grow the group's pending members without bound.
+    const pendingOthers = group.pendingMembers.size - (group.isPendingMember(memberId) ? 1 : 0);
+    if (isNewMember && group.size + pendingOthers >= this.config.groupMaxSize) {
       result = joinError(memberId, ErrorCode.GROUP_MAX_SIZE_REACHED);
     } else if (!isUnknownMember) {
       result = this.joinKnownMember(group, request);

@@ -5,7 +5,6 @@
  * where `auto.offset.reset` says: earliest reads everything, latest only what comes after it.
  */
 import assert from 'node:assert/strict';
-import { type ChildProcess, spawn } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -24,10 +23,9 @@ import {
   waitForAssignment,
   waitForRecords,
 } from './groups-support.ts';
-import { clientTestOptions, missingPythonModule, pythonDriver } from './support.ts';
+import { clientTestOptions, missingPythonModule, pythonDriver, serve } from './support.ts';
 
 const missing = missingPythonModule('confluent_kafka', 'python3-confluent-kafka');
-const CLI = join(import.meta.dirname, '../../../cli/src/main.js');
 const PARTITIONS = 3;
 /** Sessions of 2 s, so a member that died with the broker is gone soon after the restart. */
 const PROPERTIES = { ...GROUP_BROKER_PROPERTIES, 'group.min.session.timeout.ms': '1000' };
@@ -76,57 +74,6 @@ async function resumes(
     `${group}: what the resumed member reads`,
   );
   return member;
-}
-
-interface Served {
-  child: ChildProcess;
-  bootstrap: string;
-  output(): string;
-  exited: Promise<{ code: number | null; signal: NodeJS.Signals | null }>;
-}
-
-/** `brook serve` on a free port (as sigkill.test.ts); SIGKILLed at the end if still up. */
-async function serve(t: TestContext, dataDirectory: string): Promise<Served> {
-  const settings = Object.entries(PROPERTIES).flatMap(([k, v]) => ['--set', `${k}=${v}`]);
-  const child = spawn(
-    process.execPath,
-    [CLI, 'serve', '--host', '127.0.0.1', '--port', '0', '--data-dir', dataDirectory, ...settings],
-    { stdio: ['ignore', 'pipe', 'pipe'] },
-  );
-  let output = '';
-  child.stdout.on('data', (chunk: Buffer) => {
-    output += chunk.toString();
-  });
-  child.stderr.on('data', (chunk: Buffer) => {
-    output += chunk.toString();
-  });
-  const exited = new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((resolve) =>
-    child.once('exit', (code, signal) => resolve({ code, signal })),
-  );
-  t.after(() => {
-    if (child.exitCode === null && child.signalCode === null) child.kill('SIGKILL');
-  });
-  const port = await new Promise<number>((resolve, reject) => {
-    const timer = setTimeout(
-      () => reject(new Error(`brook serve did not start:\n${output}`)),
-      20_000,
-    );
-    const onData = () => {
-      // The whole port: a chunk may end in the middle of it.
-      const match = /listening on 127\.0\.0\.1:(\d+)\D/.exec(output);
-      if (match) {
-        clearTimeout(timer);
-        child.stdout.off('data', onData);
-        resolve(Number(match[1]));
-      }
-    };
-    child.stdout.on('data', onData);
-    void exited.then(({ code, signal }) => {
-      clearTimeout(timer);
-      reject(new Error(`brook serve exited with ${code ?? signal} before listening:\n${output}`));
-    });
-  });
-  return { child, bootstrap: `127.0.0.1:${port}`, output: () => output, exited };
 }
 
 test('committed offsets survive broker restarts (confluent-kafka)', {
@@ -219,7 +166,7 @@ test('committed offsets survive broker restarts (confluent-kafka)', {
       t.after(() => rmSync(dataDirectory, { recursive: true, force: true }));
       const topic = 'crash';
       const group = 'crash-group';
-      const first = await serve(t, dataDirectory);
+      const first = await serve(t, dataDirectory, PROPERTIES);
       await pythonDriver(GROUP_DRIVER, first.bootstrap)('create_topics', {
         topics: [{ name: topic, partitions: PARTITIONS }],
       });
@@ -240,7 +187,7 @@ test('committed offsets survive broker restarts (confluent-kafka)', {
       assert.equal((await first.exited).signal, 'SIGKILL');
       await member.kill();
 
-      const second = await serve(t, dataDirectory);
+      const second = await serve(t, dataDirectory, PROPERTIES);
       // The group comes back as it was stored: Stable, with the member that died with the broker
       // (until its session expires).
       const loaded = await describeGroup(second.bootstrap, group);

@@ -10,18 +10,17 @@
  * duplicated and no gap; the log takes new records after the last one.
  */
 import assert from 'node:assert/strict';
-import { type ChildProcess, spawn } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { type TestContext, test } from 'node:test';
+import { test } from 'node:test';
 import kafkajs, { Kafka } from 'kafkajs';
 import { readPartitions } from './platformatic-reader.ts';
+import { serve } from './support.ts';
 
 process.env.KAFKAJS_NO_PARTITIONER_WARNING = '1';
 const { CompressionTypes, logLevel } = kafkajs;
 
-const CLI = join(import.meta.dirname, '../../../cli/src/main.js');
 const TOPIC = 'crash';
 const PARTITIONS = 3;
 const LANES = 6;
@@ -30,56 +29,6 @@ const BATCH = 5;
 const KILL_AFTER = 300;
 /** Fewer acknowledged than this at the kill and the run proves little. */
 const AT_LEAST = 25;
-
-interface Served {
-  child: ChildProcess;
-  port: number;
-  bootstrap: string;
-  output(): string;
-  exited: Promise<{ code: number | null; signal: NodeJS.Signals | null }>;
-}
-
-/** Starts `brook serve` on a free port; killed (SIGKILL) at the end of the test if still up. */
-async function serve(t: TestContext, dataDirectory: string): Promise<Served> {
-  const child = spawn(
-    process.execPath,
-    [CLI, 'serve', '--host', '127.0.0.1', '--port', '0', '--data-dir', dataDirectory],
-    { stdio: ['ignore', 'pipe', 'pipe'] },
-  );
-  let output = '';
-  child.stdout.on('data', (chunk: Buffer) => {
-    output += chunk.toString();
-  });
-  child.stderr.on('data', (chunk: Buffer) => {
-    output += chunk.toString();
-  });
-  const exited = new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((resolve) =>
-    child.once('exit', (code, signal) => resolve({ code, signal })),
-  );
-  t.after(() => {
-    if (child.exitCode === null && child.signalCode === null) child.kill('SIGKILL');
-  });
-  const port = await new Promise<number>((resolve, reject) => {
-    const timer = setTimeout(
-      () => reject(new Error(`brook serve did not start:\n${output}`)),
-      20_000,
-    );
-    const onData = () => {
-      const match = /listening on 127\.0\.0\.1:(\d+)/.exec(output);
-      if (match) {
-        clearTimeout(timer);
-        child.stdout.off('data', onData);
-        resolve(Number(match[1]));
-      }
-    };
-    child.stdout.on('data', onData);
-    void exited.then(({ code, signal }) => {
-      clearTimeout(timer);
-      reject(new Error(`brook serve exited with ${code ?? signal} before listening:\n${output}`));
-    });
-  });
-  return { child, port, bootstrap: `127.0.0.1:${port}`, output: () => output, exited };
-}
 
 function client(bootstrap: string) {
   return new Kafka({

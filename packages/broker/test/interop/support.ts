@@ -7,8 +7,10 @@
  * skipped elsewhere, with the package to install as the reason.
  */
 import assert from 'node:assert/strict';
-import { spawn, spawnSync } from 'node:child_process';
+import { type ChildProcess, spawn, spawnSync } from 'node:child_process';
 import { createHash } from 'node:crypto';
+import { join } from 'node:path';
+import type { TestContext } from 'node:test';
 import { readRecordBatchHeader, splitRecordsBlob } from '@brook/protocol';
 import type { Broker } from '../../src/broker.ts';
 
@@ -364,4 +366,65 @@ export function assertTopicConfigs(
     ]),
   ]);
   assert.deepEqual(view(Object.keys(want)), want, `${what}: described topic configs`);
+}
+
+const CLI = join(import.meta.dirname, '../../../cli/src/main.js');
+
+export interface Served {
+  child: ChildProcess;
+  port: number;
+  bootstrap: string;
+  output(): string;
+  exited: Promise<{ code: number | null; signal: NodeJS.Signals | null }>;
+}
+
+/**
+ * Starts `brook serve` (this Node, packages/cli/src/main.js) on a free port with `properties`
+ * passed as `--set`; killed (SIGKILL) at the end of the test if still up.
+ */
+export async function serve(
+  t: TestContext,
+  dataDirectory: string,
+  properties: Record<string, string> = {},
+): Promise<Served> {
+  const settings = Object.entries(properties).flatMap(([k, v]) => ['--set', `${k}=${v}`]);
+  const child = spawn(
+    process.execPath,
+    [CLI, 'serve', '--host', '127.0.0.1', '--port', '0', '--data-dir', dataDirectory, ...settings],
+    { stdio: ['ignore', 'pipe', 'pipe'] },
+  );
+  let output = '';
+  child.stdout.on('data', (chunk: Buffer) => {
+    output += chunk.toString();
+  });
+  child.stderr.on('data', (chunk: Buffer) => {
+    output += chunk.toString();
+  });
+  const exited = new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((resolve) =>
+    child.once('exit', (code, signal) => resolve({ code, signal })),
+  );
+  t.after(() => {
+    if (child.exitCode === null && child.signalCode === null) child.kill('SIGKILL');
+  });
+  const port = await new Promise<number>((resolve, reject) => {
+    const timer = setTimeout(
+      () => reject(new Error(`brook serve did not start:\n${output}`)),
+      20_000,
+    );
+    const onData = () => {
+      // The whole port: a chunk may end in the middle of it.
+      const match = /listening on 127\.0\.0\.1:(\d+)\D/.exec(output);
+      if (match) {
+        clearTimeout(timer);
+        child.stdout.off('data', onData);
+        resolve(Number(match[1]));
+      }
+    };
+    child.stdout.on('data', onData);
+    void exited.then(({ code, signal }) => {
+      clearTimeout(timer);
+      reject(new Error(`brook serve exited with ${code ?? signal} before listening:\n${output}`));
+    });
+  });
+  return { child, port, bootstrap: `127.0.0.1:${port}`, output: () => output, exited };
 }

@@ -700,53 +700,19 @@ export class Consumer<K = Buffer | null, V = Buffer | null>
     const records: ConsumerRecord<K, V>[] = [];
     const before = state.buffer.length;
     while (records.length < maxRecords) {
-      const fetched = state.buffer[0];
-      if (fetched === undefined) break;
-      let raw: ReturnType<typeof fetched.peek>;
+      let record: ConsumerRecord<K, V> | undefined;
       try {
-        raw = fetched.peek();
+        record = this.takeRecord(state, { inHand: records.length > 0 });
       } catch (error) {
+        // The records before a bad one go out; the error comes with the next read.
         if (records.length > 0) break;
-        state.error = error as Error;
         throw error;
       }
-      if (raw === undefined) {
-        if (fetched.nextOffset > state.position!) state.position = fetched.nextOffset;
-        state.shift();
-        continue;
-      }
-      if (raw.offset < state.position!) {
-        fetched.advance();
-        continue;
-      }
-      let key: K;
-      let value: V;
-      try {
-        key = this.keyDeserializer(raw.key);
-        value = this.valueDeserializer(raw.value);
-      } catch (error) {
-        if (records.length > 0) break;
-        throw new RecordDeserializationError(state.topic, state.partition, raw.offset, error);
-      }
-      fetched.advance();
-      state.position = raw.offset + 1n;
-      state.leaderEpoch = raw.leaderEpoch;
-      records.push({
-        topic: state.topic,
-        partition: state.partition,
-        offset: raw.offset,
-        timestamp: raw.timestamp,
-        timestampType: raw.timestampType,
-        key,
-        value,
-        headers: raw.headers,
-        leaderEpoch: raw.leaderEpoch,
-      });
+      if (record === undefined) break;
+      records.push(record);
     }
-    if (records.length === 0) {
-      // Only control records or skipped batches: the position moved, nothing is in hand.
-      state.processed = state.position;
-    }
+    // Only control records or skipped batches: the position moved, nothing is in hand.
+    if (records.length === 0) state.processed = state.position;
     if (state.buffer.length !== before) this.fetcher.schedule();
     return records;
   }
@@ -754,15 +720,29 @@ export class Consumer<K = Buffer | null, V = Buffer | null>
   /** One record of a partition from its prefetched responses, moving its position. */
   private readRecord(state: PartitionState): ConsumerRecord<K, V> | undefined {
     const before = state.buffer.length;
-    let record: ConsumerRecord<K, V> | undefined;
+    const record = this.takeRecord(state, { inHand: false });
+    if (record === undefined) state.processed = state.position;
+    if (state.buffer.length !== before) this.fetcher.schedule();
+    return record;
+  }
+
+  /**
+   * The next record at or after the partition's position, deserialized; undefined when the
+   * prefetched responses hold no more. A response that cannot be read becomes the partition's
+   * error unless records are already in hand (they go out first).
+   */
+  private takeRecord(
+    state: PartitionState,
+    options: { inHand: boolean },
+  ): ConsumerRecord<K, V> | undefined {
     for (;;) {
       const fetched = state.buffer[0];
-      if (fetched === undefined) break;
+      if (fetched === undefined) return undefined;
       let raw: ReturnType<typeof fetched.peek>;
       try {
         raw = fetched.peek();
       } catch (error) {
-        state.error = error as Error;
+        if (!options.inHand) state.error = error as Error;
         throw error;
       }
       if (raw === undefined) {
@@ -785,7 +765,7 @@ export class Consumer<K = Buffer | null, V = Buffer | null>
       fetched.advance();
       state.position = raw.offset + 1n;
       state.leaderEpoch = raw.leaderEpoch;
-      record = {
+      return {
         topic: state.topic,
         partition: state.partition,
         offset: raw.offset,
@@ -796,12 +776,7 @@ export class Consumer<K = Buffer | null, V = Buffer | null>
         headers: raw.headers,
         leaderEpoch: raw.leaderEpoch,
       };
-      break;
     }
-    // Only control records or skipped batches: the position moved, nothing is in hand.
-    if (record === undefined) state.processed = state.position;
-    if (state.buffer.length !== before) this.fetcher.schedule();
-    return record;
   }
 
   /** The record or batch handed out last is done. */
