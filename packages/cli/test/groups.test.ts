@@ -12,7 +12,7 @@ import { join } from 'node:path';
 import { describe, it } from 'node:test';
 import { Broker, parseBrokerConfig, silentLogger } from '@brook/broker';
 import { Admin, Consumer, Producer } from '@brook/client';
-import { groups, type Output } from '../src/commands/groups.ts';
+import { groups, type Output } from '../src/commands/group.ts';
 
 const MAIN = join(import.meta.dirname, '..', 'src', 'main.js');
 

@@ -5,7 +5,7 @@
  */
 import { BrookError } from '@brook/protocol';
 
-export { KafkaProtocolError } from '@brook/protocol';
+export { BrookError, KafkaProtocolError } from '@brook/protocol';
 
 export class ClientError extends BrookError {
   static override readonly code: string = 'BROOK_ERR_CLIENT';

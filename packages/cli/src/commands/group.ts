@@ -668,3 +668,19 @@ export function table(headers: readonly string[], rows: readonly (readonly strin
       .trimEnd()}\n`;
   return [headers, ...rows].map(line).join('');
 }
+
+// Temporary bridge until `brook group` is on commander.
+export const register: import('../cli.ts').Register = (program, context) => {
+  program
+    .command('group')
+    .allowUnknownOption()
+    .allowExcessArguments()
+    .helpOption(false)
+    .argument('[args...]')
+    .action(async (args: string[]) => {
+      context.exitCode = await groups(args, {
+        stdout: (t) => context.io.stdout.write(t),
+        stderr: (t) => context.io.stderr.write(t),
+      });
+    });
+};
