@@ -260,6 +260,8 @@ export class Consumer<K = Buffer | null, V = Buffer | null>
   private readonly options: ConsumerOptions<K, V>;
   private readonly keyDeserializer: Deserializer<K>;
   private readonly valueDeserializer: Deserializer<V>;
+  /** Whether a deserializer is set: without, records go out as read. */
+  private readonly deserializes: boolean;
   private readonly autoCommit: boolean;
   private readonly autoOffsetReset: AutoOffsetReset;
   private readonly isolationLevel: number;
@@ -283,6 +285,9 @@ export class Consumer<K = Buffer | null, V = Buffer | null>
   private iterating = false;
   private waitingForRecords = false;
   private lastPollMs = Date.now();
+  /** Polls so far, and as counted at the last poll-interval check (see checkPollInterval). */
+  private polls = 0;
+  private pollsSeen = 0;
   private fatalError: Error | undefined;
   private closing: Promise<void> | undefined;
   private resolving: Promise<void> | undefined;
@@ -301,6 +306,8 @@ export class Consumer<K = Buffer | null, V = Buffer | null>
     this.logger = options.logger ?? silentLogger;
     this.keyDeserializer = options.keyDeserializer ?? (identity as Deserializer<K>);
     this.valueDeserializer = options.valueDeserializer ?? (identity as Deserializer<V>);
+    this.deserializes =
+      options.keyDeserializer !== undefined || options.valueDeserializer !== undefined;
     this.autoCommit = options.groupId !== undefined && (options.autoCommit ?? true);
     this.autoOffsetReset = options.autoOffsetReset ?? 'latest';
     this.isolationLevel =
@@ -608,7 +615,8 @@ export class Consumer<K = Buffer | null, V = Buffer | null>
     if (this.fatalError) throw this.fatalError;
     if (this.closing) return false;
     if (signal?.aborted) throw new AbortedError('iteration aborted', { cause: signal.reason });
-    this.lastPollMs = Date.now();
+    // Counted, not timed: a clock read per record costs more than the rest of this check.
+    this.polls++;
     if (this.membership?.isSuspended) this.membership.resume();
     return true;
   }
@@ -754,28 +762,35 @@ export class Consumer<K = Buffer | null, V = Buffer | null>
         fetched.advance();
         continue;
       }
-      let key: K;
-      let value: V;
-      try {
-        key = this.keyDeserializer(raw.key);
-        value = this.valueDeserializer(raw.value);
-      } catch (error) {
-        throw new RecordDeserializationError(state.topic, state.partition, raw.offset, error);
+      if (this.deserializes) {
+        let key: K;
+        let value: V;
+        try {
+          key = this.keyDeserializer(raw.key);
+          value = this.valueDeserializer(raw.value);
+        } catch (error) {
+          throw new RecordDeserializationError(state.topic, state.partition, raw.offset, error);
+        }
+        fetched.advance();
+        state.position = raw.offset + 1n;
+        state.leaderEpoch = raw.leaderEpoch;
+        return {
+          topic: raw.topic,
+          partition: raw.partition,
+          offset: raw.offset,
+          timestamp: raw.timestamp,
+          timestampType: raw.timestampType,
+          key,
+          value,
+          headers: raw.headers,
+          leaderEpoch: raw.leaderEpoch,
+        };
       }
       fetched.advance();
       state.position = raw.offset + 1n;
       state.leaderEpoch = raw.leaderEpoch;
-      return {
-        topic: state.topic,
-        partition: state.partition,
-        offset: raw.offset,
-        timestamp: raw.timestamp,
-        timestampType: raw.timestampType,
-        key,
-        value,
-        headers: raw.headers,
-        leaderEpoch: raw.leaderEpoch,
-      };
+      // Keys and values stay bytes (no deserializer set): K and V are Buffer | null.
+      return raw as ConsumerRecord<K, V>;
     }
   }
 
@@ -1110,7 +1125,14 @@ export class Consumer<K = Buffer | null, V = Buffer | null>
   private checkPollInterval(): void {
     const membership = this.membership;
     if (!membership || membership.isSuspended || this.closing || this.waitingForRecords) return;
-    if (Date.now() - this.lastPollMs <= this.rebalanceTimeoutMs) return;
+    const now = Date.now();
+    if (this.polls !== this.pollsSeen) {
+      // Polled since the last check: the last poll was at most one check interval ago.
+      this.pollsSeen = this.polls;
+      this.lastPollMs = now;
+      return;
+    }
+    if (now - this.lastPollMs <= this.rebalanceTimeoutMs) return;
     this.logger.log('warn', 'no record asked for within rebalanceTimeoutMs: leaving the group', {
       groupId: this.groupId,
     });

@@ -11,26 +11,25 @@ import {
   ControlRecordType,
   decodeLegacyMessageSet,
   decodeRecordBatch,
+  decodeRecordBatchWith,
   RECORD_BATCH_MAGIC,
-  type RecordHeader,
   type RecordsBlobEntry,
   readControlRecord,
   readRecordBatchHeader,
   splitRecordsBlob,
   TimestampType,
 } from '@brook/protocol';
+import type { ConsumerRecord } from './types.ts';
 
-export interface RawRecord {
-  readonly offset: bigint;
-  readonly timestamp: bigint;
-  readonly timestampType: TimestampType;
-  readonly key: Buffer | null;
-  readonly value: Buffer | null;
-  readonly headers: readonly RecordHeader[];
-  readonly leaderEpoch: number;
-}
+/**
+ * A record as read, with its key and value as bytes: the consumer hands it out as it is when
+ * no deserializer is set, so a record costs one object.
+ */
+export type RawRecord = ConsumerRecord<Buffer | null, Buffer | null>;
 
 export interface FetchedRecordsInput {
+  readonly topic: string;
+  readonly partition: number;
   readonly blob: Buffer;
   readonly fetchOffset: bigint;
   readonly readCommitted: boolean;
@@ -57,6 +56,8 @@ export class FetchedRecords {
   nextOffset: bigint;
   /** The offset after the last whole entry: where the next fetch starts. */
   readonly endOffset: bigint;
+  private readonly topic: string;
+  private readonly partition: number;
   private readonly blob: Buffer;
   private readonly entries: RecordsBlobEntry[];
   private readonly fetchOffset: bigint;
@@ -70,6 +71,8 @@ export class FetchedRecords {
   private recordIndex = 0;
 
   constructor(input: FetchedRecordsInput) {
+    this.topic = input.topic;
+    this.partition = input.partition;
     this.blob = input.blob;
     this.bytes = input.blob.length;
     this.entries = splitRecordsBlob(input.blob).entries;
@@ -141,25 +144,34 @@ export class FetchedRecords {
     ) {
       return NO_RECORDS;
     }
-    const batch = decodeRecordBatch(entry.bytes, { verifyCrc: this.verifyCrc });
-    const logAppendTime = batch.timestampType === TimestampType.logAppendTime;
-    const records: RawRecord[] = [];
-    for (const record of batch.records) {
-      const offset = batch.baseOffset + BigInt(record.offsetDelta);
-      if (offset < this.fetchOffset) continue;
-      records.push({
-        offset,
-        timestamp: logAppendTime
-          ? batch.maxTimestamp
-          : batch.baseTimestamp + BigInt(record.timestampDelta),
-        timestampType: batch.timestampType,
-        key: record.key,
-        value: record.value,
-        headers: record.headers,
-        leaderEpoch: batch.partitionLeaderEpoch,
-      });
-    }
-    return records;
+    const { topic, partition, fetchOffset } = this;
+    const { baseOffset, baseTimestamp, maxTimestamp, timestampType, partitionLeaderEpoch } = header;
+    const logAppendTime = timestampType === TimestampType.logAppendTime;
+    // The consumer's records built straight from the bytes (no intermediate record objects).
+    return decodeRecordBatchWith(
+      entry.bytes,
+      { verifyCrc: this.verifyCrc },
+      (_attributes, timestampDelta, offsetDelta, key, value, headers): RawRecord | undefined => {
+        const offset = baseOffset + BigInt(offsetDelta);
+        if (offset < fetchOffset) return undefined;
+        return {
+          topic,
+          partition,
+          offset,
+          // Records of a batch often share its first timestamp: no new bigint for those.
+          timestamp: logAppendTime
+            ? maxTimestamp
+            : timestampDelta === 0
+              ? baseTimestamp
+              : baseTimestamp + BigInt(timestampDelta),
+          timestampType,
+          key,
+          value,
+          headers,
+          leaderEpoch: partitionLeaderEpoch,
+        };
+      },
+    ).records;
   }
 
   private readLegacy(entry: RecordsBlobEntry): readonly RawRecord[] {
@@ -169,6 +181,8 @@ export class FetchedRecords {
       if (message.offset + 1n > this.nextOffset) this.nextOffset = message.offset + 1n;
       if (message.offset < this.fetchOffset) continue;
       records.push({
+        topic: this.topic,
+        partition: this.partition,
         offset: message.offset,
         timestamp: message.timestamp,
         timestampType: message.timestampType,

@@ -298,6 +298,8 @@ export class Fetcher {
       const blob = data.records;
       if (blob === null || blob.length === 0) return false;
       const records = new FetchedRecords({
+        topic: state.topic,
+        partition: state.partition,
         blob,
         fetchOffset: entry.fetchOffset,
         readCommitted: this.options.isolationLevel === 1,

@@ -115,6 +115,26 @@ export class Reader {
 
   /** Unsigned LEB128 of at most 5 bytes (a uint32), as Kafka's ByteUtils.readUnsignedVarint. */
   readUVarint(): number {
+    // Most varints (lengths, deltas, counts) take one or two bytes: a small function V8 inlines.
+    const offset = this.offset;
+    if (offset < this.end) {
+      const first = this.buffer[offset]!;
+      if (first < 0x80) {
+        this.offset = offset + 1;
+        return first;
+      }
+      if (offset + 1 < this.end) {
+        const second = this.buffer[offset + 1]!;
+        if (second < 0x80) {
+          this.offset = offset + 2;
+          return (first & 0x7f) | (second << 7);
+        }
+      }
+    }
+    return this.readUVarintLong();
+  }
+
+  private readUVarintLong(): number {
     const buffer = this.buffer;
     let offset = this.offset;
     let value = 0;
@@ -187,6 +207,18 @@ export class Reader {
    * Throws when the value would lose precision, rather than silently rounding.
    */
   readVarlongNumber(): number {
+    const offset = this.offset;
+    if (offset < this.end) {
+      const byte = this.buffer[offset]!;
+      if (byte < 0x80) {
+        this.offset = offset + 1;
+        return byte & 1 ? -(byte + 1) / 2 : byte / 2;
+      }
+    }
+    return this.readVarlongNumberLong();
+  }
+
+  private readVarlongNumberLong(): number {
     const buffer = this.buffer;
     let offset = this.offset;
     let raw = 0;

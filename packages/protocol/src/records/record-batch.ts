@@ -310,6 +310,44 @@ export function decodeRecordBatch(
   buffer: Buffer,
   options: DecodeRecordBatchOptions = {},
 ): RecordBatch {
+  const { header, records } = decodeRecordBatchWith(buffer, options, makeKafkaRecord);
+  return { ...header, records };
+}
+
+function makeKafkaRecord(
+  attributes: number,
+  timestampDelta: number,
+  offsetDelta: number,
+  key: Buffer | null,
+  value: Buffer | null,
+  headers: readonly RecordHeader[],
+): KafkaRecord {
+  return { attributes, timestampDelta, offsetDelta, key, value, headers };
+}
+
+/**
+ * Builds one record of a batch from its fields, or returns undefined to leave it out (a record
+ * before a fetch offset). Called in record order.
+ */
+export type RecordFactory<T> = (
+  attributes: number,
+  timestampDelta: number,
+  offsetDelta: number,
+  key: Buffer | null,
+  value: Buffer | null,
+  headers: readonly RecordHeader[],
+) => T | undefined;
+
+/**
+ * `decodeRecordBatch` with the caller's record objects: `make` builds each record from its
+ * fields, so a consumer gets its own record shape without an intermediate object per record.
+ * The same checks apply (CRC, lengths, counts, decompression bound).
+ */
+export function decodeRecordBatchWith<T>(
+  buffer: Buffer,
+  options: DecodeRecordBatchOptions,
+  make: RecordFactory<T>,
+): { header: RecordBatchHeader; records: T[] } {
   const header = readRecordBatchHeader(buffer, 0);
   const end = LOG_OVERHEAD_BYTES + header.batchLength;
   if (end > buffer.length) {
@@ -325,38 +363,26 @@ export function decodeRecordBatch(
       );
     }
   }
-  const records = decodeRecordsSection(
-    buffer.subarray(RECORD_BATCH_HEADER_BYTES, end),
-    header.compression,
-    header.recordCount,
-    options.maxUncompressedBytes ?? DEFAULT_MAX_UNCOMPRESSED_BYTES,
-  );
-  return { ...header, records };
-}
-
-function decodeRecordsSection(
-  section: Buffer,
-  compression: CompressionType,
-  count: number,
-  maxUncompressedBytes: number,
-): KafkaRecord[] {
   // Kafka reads no records of an empty batch (compaction leaves such batches, compression bits
   // and all, with no compressed stream after the header).
-  if (count === 0) return [];
+  if (header.recordCount === 0) return { header, records: [] };
+  const section = buffer.subarray(RECORD_BATCH_HEADER_BYTES, end);
   const bytes =
-    compression === CompressionType.none
+    header.compression === CompressionType.none
       ? section
-      : decompress(compression, section, { maxOutputBytes: maxUncompressedBytes });
-  return readRecords(new Reader(bytes), count);
+      : decompress(header.compression, section, {
+          maxOutputBytes: options.maxUncompressedBytes ?? DEFAULT_MAX_UNCOMPRESSED_BYTES,
+        });
+  return { header, records: readRecords(new Reader(bytes), header.recordCount, make) };
 }
 
-function readRecords(reader: Reader, count: number): KafkaRecord[] {
+function readRecords<T>(reader: Reader, count: number, make: RecordFactory<T>): T[] {
   if (count > reader.remaining / MIN_RECORD_BYTES) {
     throw new ProtocolDecodeError(
       `record batch declares ${count} records, more than its ${reader.remaining} bytes can hold`,
     );
   }
-  const records: KafkaRecord[] = new Array(count);
+  const records: T[] = [];
   for (let index = 0; index < count; index++) {
     const length = reader.readVarint();
     if (length < 0 || length > reader.remaining) {
@@ -380,7 +406,8 @@ function readRecords(reader: Reader, count: number): KafkaRecord[] {
         `record ${index} declares ${length} bytes but its fields take ${reader.offset - end + length}`,
       );
     }
-    records[index] = { attributes, timestampDelta, offsetDelta, key, value, headers };
+    const record = make(attributes, timestampDelta, offsetDelta, key, value, headers);
+    if (record !== undefined) records.push(record);
   }
   if (reader.remaining !== 0) {
     throw new ProtocolDecodeError(
