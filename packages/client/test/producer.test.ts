@@ -436,7 +436,11 @@ describe('buffer memory', () => {
   it('makes send wait while the buffer is full, in order', async (t) => {
     const { bootstrap, broker } = await startBroker(t);
     await createTopic(broker, 'full', 1);
-    const p = producer(t, bootstrap, { bufferMemoryBytes: 2000, lingerMs: 300 });
+    const p = producer(t, bootstrap, {
+      bufferMemoryBytes: 2000,
+      lingerMs: 300,
+      lingerWhenIdle: true,
+    });
     const value = Buffer.alloc(400, 'b');
     const settled: number[] = [];
     const sends = Array.from({ length: 12 }, (_, i) =>
@@ -465,7 +469,12 @@ describe('buffer memory', () => {
   it('gives up after maxBlockMs, and refuses a record larger than the buffer', async (t) => {
     const { bootstrap, broker } = await startBroker(t);
     await createTopic(broker, 'blocked', 1);
-    const p = producer(t, bootstrap, { bufferMemoryBytes: 1000, lingerMs: 5000, maxBlockMs: 200 });
+    const p = producer(t, bootstrap, {
+      bufferMemoryBytes: 1000,
+      lingerMs: 5000,
+      lingerWhenIdle: true,
+      maxBlockMs: 200,
+    });
     const warmUp = p.send({ topic: 'blocked', value: 'warm-up' });
     await p.flush();
     await warmUp;
@@ -480,6 +489,44 @@ describe('buffer memory', () => {
     );
     await p.flush();
     assert.equal((await first).offset, 1n);
+  });
+});
+
+describe('linger', () => {
+  /** `promise`, or a rejection after `ms`: a send held for its whole linger fails the test. */
+  const within = <T>(ms: number, promise: Promise<T>): Promise<T> =>
+    Promise.race([
+      promise,
+      new Promise<never>((_, reject) =>
+        setTimeout(() => reject(new Error(`not settled within ${ms} ms`)), ms).unref(),
+      ),
+    ]);
+
+  it('sends at once to an idle leader, and records sent together in one batch', async (t) => {
+    const { bootstrap, broker } = await startBroker(t);
+    await createTopic(broker, 'eager', 1);
+    const p = producer(t, bootstrap, { lingerMs: 60_000, deliveryTimeoutMs: 120_000 });
+    assert.equal((await within(5000, p.send({ topic: 'eager', value: 'first' }))).offset, 0n);
+    const answers = await within(
+      5000,
+      Promise.all(Array.from({ length: 50 }, (_, i) => p.send({ topic: 'eager', value: `r${i}` }))),
+    );
+    assert.equal(answers.at(-1)?.offset, 50n);
+    const batches = await readBatches(broker, 'eager', 0);
+    assert.deepEqual(
+      batches.map((b) => b.records.length),
+      [1, 50],
+    );
+  });
+
+  it('holds batches for lingerMs even to an idle leader with lingerWhenIdle', async (t) => {
+    const { bootstrap, broker } = await startBroker(t);
+    await createTopic(broker, 'patient', 1);
+    const p = producer(t, bootstrap, { lingerMs: 60_000, lingerWhenIdle: true });
+    const sent = p.send({ topic: 'patient', value: 'held' });
+    await assert.rejects(within(500, sent), /not settled within 500 ms/);
+    await p.flush();
+    assert.equal((await sent).offset, 0n);
   });
 });
 

@@ -32,8 +32,19 @@ export interface ProducerOptions<K = RecordBytes, V = RecordBytes> {
   readonly compressionLevel?: number;
   /** A batch closes at about this many bytes (`batch.size`). Default 16 KiB. */
   readonly batchSizeBytes?: number;
-  /** How long a batch waits for more records before it is sent (`linger.ms`). Default 5 ms. */
+  /**
+   * How long a batch waits for more records before it is sent (`linger.ms`), at most. Default
+   * 5 ms. With `lingerWhenIdle` false (the default) the wait applies only while the partition's
+   * leader has a Produce request in flight: to an idle broker a batch goes out at once.
+   */
   readonly lingerMs?: number;
+  /**
+   * Whether batches wait `lingerMs` even when their leader has no request in flight, as
+   * librdkafka and the Java client do. Default false: records reaching an idle broker go out at
+   * once (low latency when traffic is light) and batch up behind requests in flight (full
+   * batches when it is heavy).
+   */
+  readonly lingerWhenIdle?: boolean;
   /** Records waiting to be sent or acknowledged, at most (`buffer.memory`). Default 32 MiB. */
   readonly bufferMemoryBytes?: number;
   /** How long `send` waits for buffer room or topic metadata (`max.block.ms`). Default 60 s. */
@@ -75,6 +86,7 @@ export interface ResolvedProducerOptions<K, V> {
   readonly compressionLevel: number | undefined;
   readonly batchSizeBytes: number;
   readonly lingerMs: number;
+  readonly lingerWhenIdle: boolean;
   readonly bufferMemoryBytes: number;
   readonly maxBlockMs: number;
   readonly maxRequestSizeBytes: number;
@@ -179,6 +191,7 @@ export function resolveProducerOptions<K, V>(
     compressionLevel: options.compressionLevel,
     batchSizeBytes: positiveInteger('batchSizeBytes', options.batchSizeBytes, 16_384),
     lingerMs,
+    lingerWhenIdle: options.lingerWhenIdle ?? false,
     bufferMemoryBytes: positiveInteger(
       'bufferMemoryBytes',
       options.bufferMemoryBytes,

@@ -116,10 +116,16 @@ export class Sender {
     setImmediate(this.run);
   }
 
-  /** A batch was opened: it goes out after `lingerMs` at the latest. */
+  /**
+   * A batch was opened: it goes out after `lingerMs` at the latest, and at the next pass when its
+   * leader is idle (unless `lingerWhenIdle`).
+   */
   batchOpened(batch: ProducerBatch): void {
-    if (this.options.lingerMs === 0 || this.flushing > 0) this.wake();
-    else this.wakeAt(batch.createdMs + this.options.lingerMs);
+    if (this.options.lingerMs === 0 || this.flushing > 0 || !this.options.lingerWhenIdle) {
+      this.wake();
+    } else {
+      this.wakeAt(batch.createdMs + this.options.lingerMs);
+    }
   }
 
   private wakeAt(atMs: number): void {
@@ -258,7 +264,17 @@ export class Sender {
     if (batch === undefined || batch.state !== 'open') return batch;
     if (batch.recordCount === 0) return undefined;
     if (this.flushing > 0 || now >= batch.createdMs + this.options.lingerMs) return batch;
+    // Nothing in flight to the leader: waiting would only add latency (a request's answer wakes
+    // the sender, so batches behind requests in flight go out then or when full).
+    if (!this.options.lingerWhenIdle && this.leaderIdle(queue)) return batch;
     return undefined;
+  }
+
+  private leaderIdle(queue: PartitionQueue): boolean {
+    const leader = this.leaderOf(queue);
+    if (leader === undefined) return false;
+    const node = this.nodes.get(leader);
+    return node === undefined || node.inflight === 0;
   }
 
   /** Fails batches not in flight whose delivery timeout passed; the next deadline otherwise. */
