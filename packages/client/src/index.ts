@@ -1,5 +1,7 @@
 /** Brook's TypeScript Kafka client. */
 
+/** The Kafka APIs by key, with names and version ranges: for tools that show what a broker serves. */
+export { API_TABLE, type ApiDescriptor } from '@brook/protocol';
 export * from './admin/index.ts';
 export * from './consumer/index.ts';
 export * from './errors.ts';

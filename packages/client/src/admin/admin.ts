@@ -195,9 +195,10 @@ export class Admin {
   }
 
   /**
-   * Resets a group's offsets to the earliest, the latest, a timestamp's or a given offset, as
-   * `kafka-consumer-groups --reset-offsets` does: only while the group is inactive (else it
-   * rejects with NON_EMPTY_GROUP), for the partitions it has committed unless `topics` says.
+   * Resets a group's offsets to the earliest, the latest, a timestamp's or a given offset, or
+   * shifts the committed ones, as `kafka-consumer-groups --reset-offsets` does: only while the
+   * group is inactive (else it rejects with NON_EMPTY_GROUP), for the partitions it has committed
+   * unless `topics` says.
    */
   resetGroupOffsets(groupId: string, options: ResetGroupOffsetsOptions): Promise<ResetOffset[]> {
     return resetGroupOffsets(this.context, groupId, options);

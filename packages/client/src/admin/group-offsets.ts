@@ -1,7 +1,7 @@
 /**
  * A group's committed offsets: list them with each partition's lag, alter them, reset them (to
- * earliest, latest, a timestamp or an offset) and delete them. All go to the group's
- * coordinator, and are retried there after NOT_COORDINATOR and its kin.
+ * earliest, latest, a timestamp or an offset, or shifted from where they are) and delete them.
+ * All go to the group's coordinator, and are retried there after NOT_COORDINATOR and its kin.
  *
  * Lag is what kafka-consumer-groups shows: the log end offset (ListOffsets latest: the high
  * watermark, or the last stable offset under read_committed) minus the committed offset, per
@@ -19,6 +19,7 @@ import {
   OffsetFetchRequest,
   OffsetFetchResponse,
 } from '@brook/protocol';
+import { ClientError } from '../errors.ts';
 import type { Connection } from '../network/connection.ts';
 import {
   type AdminContext,
@@ -88,14 +89,23 @@ export interface GroupOffsetResult {
   readonly error: KafkaProtocolError | null;
 }
 
-/** Where to reset to: kafka-consumer-groups' --to-earliest, -latest, -datetime, -offset. */
+/**
+ * Where to reset to: kafka-consumer-groups' --to-earliest, --to-latest, --to-datetime,
+ * --to-offset and --shift-by.
+ */
 export type ResetTarget =
   | 'earliest'
   | 'latest'
   /** The first record at or after this time; the log end when there is none. */
   | { readonly timestamp: number | bigint | Date }
   /** This offset, brought within [log start, log end] as the tool does. */
-  | { readonly offset: bigint };
+  | { readonly offset: bigint }
+  /**
+   * The committed offset plus `shiftBy` (negative to go back), brought within [log start, log
+   * end]. As with the tool, every partition reset must have a committed offset: when one has
+   * none, the reset rejects (a `ClientError`) and changes nothing.
+   */
+  | { readonly shiftBy: bigint };
 
 export interface ResetGroupOffsetsOptions extends OperationOptions {
   readonly to: ResetTarget;
@@ -394,6 +404,18 @@ async function offsetsAt(
   return new Map(listed.map((entry) => [partitionKey(entry), entry]));
 }
 
+/** A group's committed offsets of `partitions`, keyed by partition (a group error rejects). */
+async function committedOf(
+  context: AdminContext,
+  groupId: string,
+  partitions: readonly { topic: string; partition: number }[],
+  options: OperationOptions,
+): Promise<Map<string, Committed>> {
+  const [group] = await committedOffsets(context, [groupId], partitions, options);
+  if (group?.error) throw group.error;
+  return new Map((group?.committed ?? []).map((c) => [partitionKey(c), c]));
+}
+
 export async function resetGroupOffsets(
   context: AdminContext,
   groupId: string,
@@ -413,12 +435,15 @@ export async function resetGroupOffsets(
     );
   }
   let partitions: { topic: string; partition: number }[];
+  let alreadyCommitted: Map<string, Committed> | undefined;
   if (options.topics !== undefined) {
     partitions = await selectedPartitions(context, options.topics);
   } else {
     const [group] = await committedOffsets(context, [groupId], null, remaining());
     if (group?.error) throw group.error;
-    partitions = (group?.committed ?? []).filter((c) => c.committedOffset >= 0n);
+    const committed = (group?.committed ?? []).filter((c) => c.committedOffset >= 0n);
+    partitions = committed;
+    alreadyCommitted = new Map(committed.map((c) => [partitionKey(c), c]));
   }
   partitions = [...new Map(partitions.map((p) => [partitionKey(p), p])).values()].sort(
     byTopicThenPartition,
@@ -441,19 +466,46 @@ export async function resetGroupOffsets(
       targets.set(key, { offset: chosen?.offset ?? -1n, error: chosen?.error ?? null });
     }
   } else {
+    // An offset of the caller's, or the committed one shifted: brought within the log.
+    let wanted: (key: string) => { offset: bigint; error: KafkaProtocolError | null };
+    if ('offset' in to) {
+      wanted = () => ({ offset: to.offset, error: null });
+    } else {
+      const current =
+        alreadyCommitted ?? (await committedOf(context, groupId, partitions, remaining()));
+      const missing = partitions.filter((p) => {
+        const c = current.get(partitionKey(p));
+        return c === undefined || (c.error === null && c.committedOffset < 0n);
+      });
+      if (missing.length > 0) {
+        const names = missing.map((p) => partitionName(p.topic, p.partition)).join(', ');
+        throw new ClientError(
+          `group ${groupId}: cannot shift the offset of ${names}: the group has committed none there (nothing was reset)`,
+        );
+      }
+      wanted = (key) => {
+        const c = current.get(key)!;
+        return { offset: c.committedOffset + to.shiftBy, error: c.error };
+      };
+    }
     const earliest = await offsetsAt(context, partitions, 'earliest', listOptions());
     const latest = await offsetsAt(context, partitions, 'latest', listOptions());
     for (const p of partitions) {
       const key = partitionKey(p);
       const low = earliest.get(key);
       const high = latest.get(key);
-      const error = low?.error ?? high?.error ?? null;
+      const target = wanted(key);
+      const error = target.error ?? low?.error ?? high?.error ?? null;
       if (error !== null || low === undefined || high === undefined) {
         targets.set(key, { offset: -1n, error });
         continue;
       }
       const offset =
-        to.offset < low.offset ? low.offset : to.offset > high.offset ? high.offset : to.offset;
+        target.offset < low.offset
+          ? low.offset
+          : target.offset > high.offset
+            ? high.offset
+            : target.offset;
       targets.set(key, { offset, error: null });
     }
   }

@@ -77,6 +77,8 @@ export class Connection {
   private closedWith: Error | undefined;
   /** api key → [min, max] the broker supports. */
   private versions = new Map<number, readonly [number, number]>();
+  /** The broker's answer to ApiVersions (set while connecting, before `connect` resolves). */
+  private apiVersionsAnswer: ApiVersionsResponse | null = null;
 
   private constructor(socket: Socket, options: ConnectionOptions) {
     this.socket = socket;
@@ -183,9 +185,18 @@ export class Connection {
     if (response.errorCode !== ErrorCode.NONE) {
       throw new ConnectionError(`ApiVersions failed with error ${response.errorCode}`);
     }
+    this.apiVersionsAnswer = response;
     this.versions = new Map(
       response.apiKeys.map((api) => [api.apiKey, [api.minVersion, api.maxVersion] as const]),
     );
+  }
+
+  /**
+   * What the broker answered to ApiVersions when connecting: each API it serves with its version
+   * range and, from v3, its supported and finalized features. Read-only; for tools that show it.
+   */
+  get apiVersionsResponse(): Readonly<ApiVersionsResponse> | null {
+    return this.apiVersionsAnswer;
   }
 
   /** The version to use for an API: the highest both sides support (undefined: none). */
