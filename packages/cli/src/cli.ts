@@ -112,6 +112,15 @@ Exit codes: 0 done, 1 failed, 2 wrong command line, 3 cluster unreachable, 4 par
     }
   }
 
+  // `brook help X` is handled above; commands with subcommands do not list a `help` of their own.
+  const noHelpCommand = (command: Command): void => {
+    for (const sub of command.commands) {
+      if (sub.commands.length > 0) sub.helpCommand(false);
+      noHelpCommand(sub);
+    }
+  };
+  noHelpCommand(program);
+
   let commandPath = 'brook';
   program.hook('preAction', (_self, action) => {
     const names: string[] = [];
