@@ -64,6 +64,8 @@ export class BrokerContext {
   readonly groups: GroupCoordinator;
   private offsetsTopicCreation: Promise<number> | undefined;
   private readonly appendWaiters = new Set<() => void>();
+  /** Names of topics between their checks and their stored metadata (see createTopic). */
+  private readonly topicsBeingCreated = new Set<string>();
   /** The broker defaults of topic configs with the dynamic broker configs applied (cached). */
   private brokerLog: LogConfig | undefined;
   /** Admin changes (topic deletion, partitions, configs) run one at a time, as on a controller. */
@@ -180,7 +182,7 @@ export class BrokerContext {
     const nameError = validateTopicName(request.name);
     if (nameError)
       return { error: { errorCode: ErrorCode.INVALID_TOPIC_EXCEPTION, errorMessage: nameError } };
-    if (this.metadata.topic(request.name)) {
+    if (this.metadata.topic(request.name) || this.topicsBeingCreated.has(request.name)) {
       return {
         error: {
           errorCode: ErrorCode.TOPIC_ALREADY_EXISTS,
@@ -188,14 +190,15 @@ export class BrokerContext {
         },
       };
     }
-    const collision = this.metadata
-      .topics()
-      .find((t) => t.name.replaceAll('.', '_') === request.name.replaceAll('.', '_'));
+    const collision = [
+      ...this.metadata.topics().map((t) => t.name),
+      ...this.topicsBeingCreated,
+    ].find((name) => name.replaceAll('.', '_') === request.name.replaceAll('.', '_'));
     if (collision) {
       return {
         error: {
           errorCode: ErrorCode.INVALID_TOPIC_EXCEPTION,
-          errorMessage: `Topic '${request.name}' collides with existing topic: ${collision.name}`,
+          errorMessage: `Topic '${request.name}' collides with existing topic: ${collision}`,
         },
       };
     }
@@ -245,13 +248,21 @@ export class BrokerContext {
         },
       };
     }
-    const topic = await this.metadata.createTopic({
-      name: request.name,
-      partitionCount: partitions,
-      replicationFactor,
-      configs: request.configs,
-      isInternal: request.isInternal ?? false,
-    });
+    // From the checks above (no await between) to the stored topic, the name is taken: a second
+    // creation of it at the same time gets TOPIC_ALREADY_EXISTS rather than a second topic.
+    this.topicsBeingCreated.add(request.name);
+    let topic: TopicMetadata;
+    try {
+      topic = await this.metadata.createTopic({
+        name: request.name,
+        partitionCount: partitions,
+        replicationFactor,
+        configs: request.configs,
+        isInternal: request.isInternal ?? false,
+      });
+    } finally {
+      this.topicsBeingCreated.delete(request.name);
+    }
     for (let partition = 0; partition < partitions; partition++) {
       await this.logs.getOrCreate({ topic: request.name, partition });
     }

@@ -1109,3 +1109,43 @@ describe('OffsetForLeaderEpoch', () => {
     assert.deepEqual(endOffsetForEpoch([], 0, 5n), { leaderEpoch: -1, endOffset: -1n });
   });
 });
+
+describe('CreateTopics at the same time', () => {
+  it('keeps every topic created concurrently, across a restart, and creates a name once', async (t) => {
+    const dataDirectory = mkdtempSync(join(tmpdir(), 'brook-admin-concurrent-'));
+    const first = await startTestBroker(t, { dataDirectory });
+    const clients = await Promise.all(
+      Array.from({ length: 4 }, () => RawClient.connect(first.port)),
+    );
+    const create = (client: RawClient, name: string) =>
+      client.request(ApiKey.CreateTopics, 7, CreateTopicsRequest, CreateTopicsResponse, {
+        topics: [{ name, numPartitions: 1, replicationFactor: 1, assignments: [], configs: [] }],
+        timeoutMs: 1000,
+        validateOnly: false,
+      });
+    const distinct = await Promise.all(clients.map((c, i) => create(c, `together-${i}`)));
+    assert.deepEqual(
+      distinct.map((r) => r.topics[0]?.errorCode),
+      [ErrorCode.NONE, ErrorCode.NONE, ErrorCode.NONE, ErrorCode.NONE],
+    );
+    const same = await Promise.all(clients.map((c) => create(c, 'once')));
+    assert.deepEqual(
+      same.map((r) => r.topics[0]?.errorCode).sort(),
+      [
+        ErrorCode.NONE,
+        ErrorCode.TOPIC_ALREADY_EXISTS,
+        ErrorCode.TOPIC_ALREADY_EXISTS,
+        ErrorCode.TOPIC_ALREADY_EXISTS,
+      ].sort(),
+    );
+    for (const client of clients) client.close();
+    await first.stop();
+    const second = await startTestBroker(t, { dataDirectory });
+    t.after(() => rmSync(dataDirectory, { recursive: true, force: true }));
+    const names = second.broker.context.metadata
+      .topics()
+      .map((topic) => topic.name)
+      .sort();
+    assert.deepEqual(names, ['once', 'together-0', 'together-1', 'together-2', 'together-3']);
+  });
+});

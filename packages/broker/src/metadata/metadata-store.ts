@@ -130,14 +130,20 @@ export class FileMetadataStore implements MetadataStore {
     }
   }
 
-  private async persist(next: StoredState): Promise<void> {
+  /**
+   * Applies `change` to the state once the writes before it are done (so concurrent changes
+   * build on each other instead of the last one overwriting the others), writes the result, then
+   * makes it the state.
+   */
+  private async persist(change: (state: StoredState) => StoredState): Promise<void> {
     const write = this.writing.then(async () => {
+      const next = change(this.state);
       await this.fs.writeFileAtomic(this.path, Buffer.from(JSON.stringify(next, null, 2)));
+      this.state = next;
+      this.index();
     });
     this.writing = write.catch(() => {});
     await write;
-    this.state = next;
-    this.index();
   }
 
   topics(): readonly TopicMetadata[] {
@@ -156,30 +162,34 @@ export class FileMetadataStore implements MetadataStore {
     topic: Omit<TopicMetadata, 'topicId'> & { topicId?: string },
   ): Promise<TopicMetadata> {
     const created: TopicMetadata = { ...topic, topicId: topic.topicId ?? randomUuid() };
-    await this.persist({ ...this.state, topics: [...this.state.topics, created] });
+    await this.persist((state) => ({ ...state, topics: [...state.topics, created] }));
     return created;
   }
 
   async deleteTopic(name: string): Promise<void> {
-    await this.persist({ ...this.state, topics: this.state.topics.filter((t) => t.name !== name) });
+    await this.persist((state) => ({
+      ...state,
+      topics: state.topics.filter((t) => t.name !== name),
+    }));
   }
 
   async updateTopic(
     name: string,
     change: { partitionCount?: number; configs?: Record<string, string> },
   ): Promise<TopicMetadata> {
-    const current = this.byName.get(name);
-    if (current === undefined) throw new Error(`no topic ${name}`);
-    const updated: TopicMetadata = {
-      ...current,
-      ...(change.partitionCount !== undefined ? { partitionCount: change.partitionCount } : {}),
-      ...(change.configs !== undefined ? { configs: change.configs } : {}),
-    };
-    await this.persist({
-      ...this.state,
-      topics: this.state.topics.map((t) => (t.name === name ? updated : t)),
+    let updated: TopicMetadata | undefined;
+    await this.persist((state) => {
+      const current = state.topics.find((t) => t.name === name);
+      if (current === undefined) throw new Error(`no topic ${name}`);
+      const next: TopicMetadata = {
+        ...current,
+        ...(change.partitionCount !== undefined ? { partitionCount: change.partitionCount } : {}),
+        ...(change.configs !== undefined ? { configs: change.configs } : {}),
+      };
+      updated = next;
+      return { ...state, topics: state.topics.map((t) => (t.name === name ? next : t)) };
     });
-    return updated;
+    return updated!;
   }
 
   brokerConfigs(): Readonly<Record<string, string>> {
@@ -187,7 +197,7 @@ export class FileMetadataStore implements MetadataStore {
   }
 
   async setBrokerConfigs(configs: Record<string, string>): Promise<void> {
-    await this.persist({ ...this.state, brokerConfigs: configs });
+    await this.persist((state) => ({ ...state, brokerConfigs: configs }));
   }
 
   allocateProducerIdBlock(size: number): Promise<bigint> {
