@@ -6,6 +6,7 @@
  */
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
+import { inferKafkaRelease } from '../src/commands/cluster.ts';
 import { brook, startBroker, tableRows } from './support.ts';
 
 describe('brook cluster info', () => {
@@ -32,7 +33,7 @@ describe('brook cluster info', () => {
       `Cluster id:  ${clusterId}`,
       `Controller:  7 (${bootstrap})`,
       'Brokers:     1',
-      'Version:     unknown (the Kafka protocol does not carry it); features: none finalized',
+      'Version:     speaks the protocol of Apache Kafka 3.9 (inferred from its API versions); features: none finalized',
     ]);
     assert.deepEqual(tableRows(text.stdout, 'BROKER'), [['7', bootstrap, '-', 'yes']]);
     assert.match(text.stdout, new RegExp(`\nAPI versions of broker 7 \\(${bootstrap}\\):\n`));
@@ -55,6 +56,7 @@ describe('brook cluster info', () => {
     ]);
     assert.equal(parsed.clusterId, clusterId);
     assert.equal(parsed.controllerId, 7);
+    assert.equal(parsed.kafkaProtocolRelease, '3.9');
     const { apis: jsonApis, ...rest } = parsed.apiVersions;
     assert.deepEqual(rest, {
       nodeId: 7,
@@ -110,5 +112,27 @@ describe('brook cluster info', () => {
     assert.match(bare.stderr, /Usage: brook cluster/);
     assert.equal(help.code, 0);
     assert.match(help.stdout, /Examples:\n {2}brook cluster info\n/);
+  });
+
+  it('names the Kafka release whose API versions a broker serves', () => {
+    const apis = (ranges: Record<number, [number, number]>) =>
+      Object.entries(ranges).map(([key, [min, max]]) => ({
+        apiKey: Number(key),
+        minVersion: min,
+        maxVersion: max,
+      }));
+    // Produce, Fetch, ListOffsets, Metadata, ListGroups and JoinGroup as Kafka releases serve them.
+    assert.equal(inferKafkaRelease(apis({ 0: [0, 5], 1: [0, 6], 2: [0, 2], 3: [0, 5] })), '1.0');
+    assert.equal(
+      inferKafkaRelease(apis({ 0: [0, 9], 1: [0, 12], 2: [0, 6], 3: [0, 11], 16: [0, 4] })),
+      '2.8',
+    );
+    assert.equal(
+      inferKafkaRelease(apis({ 0: [0, 9], 1: [0, 12], 2: [0, 7], 3: [0, 11], 11: [0, 7] })),
+      '3.0',
+    );
+    assert.equal(inferKafkaRelease(apis({ 0: [0, 2], 1: [0, 3], 3: [0, 2] })), null);
+    // A broker that dropped old versions still counts by its newest ones.
+    assert.equal(inferKafkaRelease(apis({ 0: [3, 11], 1: [4, 17] })), '3.9');
   });
 });
