@@ -7,6 +7,7 @@
  * Exit codes are in `io.ts`: 0 done, 1 failed, 2 wrong command line, 3 cluster unreachable,
  * 4 part of the work failed.
  */
+import { styleText } from 'node:util';
 import { Command, CommanderError } from 'commander';
 import { type Context, ExitCode, type Io, processIo } from './io.ts';
 
@@ -147,7 +148,12 @@ Exit codes: 0 done, 1 failed, 2 wrong command line, 3 cluster unreachable, 4 par
         ? (error as Error & { exitCode: number }).exitCode
         : ExitCode.failed;
     const message = error instanceof Error ? error.message : String(error);
-    io.stderr.write(`${commandPath}: ${message}\n`);
+    // The command in red on a terminal (styleText leaves pipes, NO_COLOR and TERM=dumb plain).
+    const prefix = styleText('red', `${commandPath}:`, {
+      validateStream: true,
+      stream: io.stderr as NodeJS.WriteStream,
+    });
+    io.stderr.write(`${prefix} ${message}\n`);
     if (exitCode === ExitCode.usage) io.stderr.write(`(see ${commandPath} --help)\n`);
     return exitCode;
   }

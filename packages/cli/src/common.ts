@@ -78,6 +78,7 @@ export function clusterSettings(
     }
   }
   if (bootstrapServers.length === 0) throw usageError('--bootstrap is empty');
+  headerStream = io.stdout;
   return { bootstrapServers, timeoutMs: options.timeout ?? DEFAULT_TIMEOUT_MS };
 }
 
@@ -236,7 +237,13 @@ export function json(value: unknown): string {
   return `${JSON.stringify(value, (_key, v: unknown) => (typeof v === 'bigint' ? Number(v) : v))}\n`;
 }
 
-/** Aligned columns: a header line and one line per row, two spaces apart. */
+/**
+ * Where tables go, for their bold header line: set by `clusterSettings` from the command's
+ * stdout (one program runs one command). Bold only on a terminal, as `painter` decides.
+ */
+let headerStream: (NodeJS.WritableStream & { isTTY?: boolean }) | undefined;
+
+/** Aligned columns: a header line (bold on a terminal) and one line per row, two spaces apart. */
 export function table(header: readonly string[], rows: readonly (readonly string[])[]): string {
   const widths = header.map((h, i) => Math.max(h.length, ...rows.map((r) => (r[i] ?? '').length)));
   const line = (cells: readonly string[]) =>
@@ -244,7 +251,9 @@ export function table(header: readonly string[], rows: readonly (readonly string
       .map((cell, i) => (i === cells.length - 1 ? cell : cell.padEnd(widths[i] ?? 0)))
       .join('  ')
       .trimEnd();
-  return `${[line(header), ...rows.map(line)].join('\n')}\n`;
+  const top = line(header);
+  const styled = headerStream === undefined ? top : painter(headerStream)('bold', top);
+  return `${[styled, ...rows.map(line)].join('\n')}\n`;
 }
 
 type Style = Parameters<typeof styleText>[0];

@@ -60,7 +60,7 @@ export function brook(args: readonly string[], options: RunOptions = {}): Promis
   return new Promise((resolve, reject) => {
     const env: Record<string, string | undefined> = { ...process.env, ...options.env };
     if (options.env?.BROOK_BOOTSTRAP === undefined) delete env.BROOK_BOOTSTRAP;
-    delete env.FORCE_COLOR;
+    if (options.env?.FORCE_COLOR === undefined) delete env.FORCE_COLOR;
     const child = spawn(process.execPath, [MAIN, ...args], {
       env,
       stdio: ['pipe', 'pipe', 'pipe'],
