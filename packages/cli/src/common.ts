@@ -61,11 +61,15 @@ export function addClusterOptions(command: Command): Command {
     );
 }
 
+/** The values `addClusterOptions` adds to a command's parsed options. */
+export interface ClusterOptionValues {
+  bootstrap?: string;
+  bootstrapServer?: string;
+  timeout?: number;
+}
+
 /** Reads the cluster options of a parsed command (the flag, then BROOK_BOOTSTRAP, then the default). */
-export function clusterSettings(
-  options: { bootstrap?: string; bootstrapServer?: string; timeout?: number },
-  io: Io,
-): ClusterSettings {
+export function clusterSettings(options: ClusterOptionValues, io: Io): ClusterSettings {
   const given =
     options.bootstrap ?? options.bootstrapServer ?? io.env.BROOK_BOOTSTRAP ?? DEFAULT_BOOTSTRAP;
   const bootstrapServers = given

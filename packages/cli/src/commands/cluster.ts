@@ -15,6 +15,7 @@ import {
 import type { Register } from '../cli.ts';
 import {
   addClusterOptions,
+  type ClusterOptionValues,
   CommandError,
   clusterSettings,
   integer,
@@ -25,10 +26,7 @@ import {
 } from '../common.ts';
 import type { Context } from '../io.ts';
 
-interface InfoOptions {
-  bootstrap?: string;
-  bootstrapServer?: string;
-  timeout?: number;
+interface InfoOptions extends ClusterOptionValues {
   json?: boolean;
   broker?: number;
 }

@@ -13,6 +13,7 @@ import { type Command, Option } from 'commander';
 import type { Register } from '../cli.ts';
 import {
   addClusterOptions,
+  type ClusterOptionValues,
   CommandError,
   clientOptions,
   clusterSettings,
@@ -41,9 +42,7 @@ import {
   valueFormatter,
 } from './record-format.ts';
 
-interface ConsumeOptions {
-  bootstrap?: string;
-  bootstrapServer?: string;
+interface ConsumeOptions extends ClusterOptionValues {
   timeout: number;
   group?: string;
   offset?: string;

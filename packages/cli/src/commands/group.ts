@@ -19,6 +19,7 @@ import { type Command, InvalidArgumentError, Option } from 'commander';
 import type { Register } from '../cli.ts';
 import {
   addClusterOptions,
+  type ClusterOptionValues,
   CommandError,
   clusterSettings,
   ExitCode,
@@ -31,10 +32,7 @@ import {
 } from '../common.ts';
 import type { Context } from '../io.ts';
 
-interface CommonOptions {
-  bootstrap?: string;
-  bootstrapServer?: string;
-  timeout?: number;
+interface CommonOptions extends ClusterOptionValues {
   json?: boolean;
   /** The old `--output text|json`, kept hidden. */
   output?: 'text' | 'json';

@@ -16,6 +16,7 @@ import { type Command, InvalidArgumentError, Option } from 'commander';
 import type { Register } from '../cli.ts';
 import {
   addClusterOptions,
+  type ClusterOptionValues,
   CommandError,
   clusterSettings,
   ExitCode,
@@ -43,11 +44,7 @@ import {
   reportText,
 } from './perf-stats.ts';
 
-interface ClusterFlags {
-  bootstrap?: string;
-  bootstrapServer?: string;
-  timeout?: number;
-}
+type ClusterFlags = ClusterOptionValues;
 
 interface ProduceFlags extends ClusterFlags {
   records?: number;

@@ -15,6 +15,7 @@ import { type Command, Option } from 'commander';
 import type { Register } from '../cli.ts';
 import {
   addClusterOptions,
+  type ClusterOptionValues,
   type ClusterSettings,
   CommandError,
   clientOptions,
@@ -42,9 +43,7 @@ import {
 } from './produce-input.ts';
 import { unescapeBytes } from './record-format.ts';
 
-interface ProduceOptions {
-  bootstrap?: string;
-  bootstrapServer?: string;
+interface ProduceOptions extends ClusterOptionValues {
   timeout: number;
   file?: string;
   keySeparator?: string;

@@ -18,6 +18,7 @@ import type { Command } from 'commander';
 import type { Register } from '../cli.ts';
 import {
   addClusterOptions,
+  type ClusterOptionValues,
   CommandError,
   clusterSettings,
   collect,
@@ -33,10 +34,7 @@ import {
 } from '../common.ts';
 import type { Context } from '../io.ts';
 
-interface CommonOptions {
-  bootstrap?: string;
-  bootstrapServer?: string;
-  timeout?: number;
+interface CommonOptions extends ClusterOptionValues {
   json?: boolean;
 }
 

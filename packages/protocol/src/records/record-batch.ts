@@ -314,16 +314,14 @@ export function decodeRecordBatch(
   return { ...header, records };
 }
 
-function makeKafkaRecord(
-  attributes: number,
-  timestampDelta: number,
-  offsetDelta: number,
-  key: Buffer | null,
-  value: Buffer | null,
-  headers: readonly RecordHeader[],
-): KafkaRecord {
-  return { attributes, timestampDelta, offsetDelta, key, value, headers };
-}
+const makeKafkaRecord: RecordFactory<KafkaRecord> = (
+  attributes,
+  timestampDelta,
+  offsetDelta,
+  key,
+  value,
+  headers,
+) => ({ attributes, timestampDelta, offsetDelta, key, value, headers });
 
 /**
  * Builds one record of a batch from its fields, or returns undefined to leave it out (a record
