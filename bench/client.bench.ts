@@ -27,7 +27,7 @@ import { median, startBroker } from './client-setup.ts';
 const SELF = fileURLToPath(import.meta.url);
 const PYTHON = '/usr/bin/python3';
 const LIBRDKAFKA = join(SELF, '..', 'clients', 'librdkafka-client.py');
-const RECORDS = Number(process.env.BROOK_BENCH_RECORDS ?? 200_000);
+const RECORDS = Number(process.env.BROOK_BENCH_RECORDS ?? 1_000_000);
 const RATE = Number(process.env.BROOK_BENCH_RATE ?? 20_000);
 const SECONDS = Number(process.env.BROOK_BENCH_SECONDS ?? 5);
 const ROUNDS = Number(process.env.BROOK_BENCH_ROUNDS ?? 3);
