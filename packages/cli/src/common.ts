@@ -214,6 +214,28 @@ export async function withAdmin<T>(
   }
 }
 
+/** What an admin subcommand prints, and the failure to report once it is printed. */
+export interface Outcome {
+  readonly stdout: string;
+  readonly stderr?: string;
+  readonly failure?: CommandError;
+}
+
+/**
+ * Runs an admin subcommand: its work with an Admin, then what it printed (stdout, then stderr),
+ * then its failure if any, so a partial failure still shows what was done.
+ */
+export async function runAdminCommand(
+  io: Io,
+  options: ClusterOptionValues,
+  work: (admin: Admin) => Promise<Outcome>,
+): Promise<void> {
+  const outcome = await withAdmin(clusterSettings(options, io), work);
+  if (outcome.stdout !== '') await write(io.stdout, outcome.stdout);
+  if (outcome.stderr !== undefined && outcome.stderr !== '') await write(io.stderr, outcome.stderr);
+  if (outcome.failure !== undefined) throw outcome.failure;
+}
+
 // ---- output -----------------------------------------------------------------------------------
 
 /** Writes and waits when the stream asks to (a pipe to a slow reader must not buffer without bound). */

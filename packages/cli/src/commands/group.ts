@@ -21,14 +21,13 @@ import {
   addClusterOptions,
   type ClusterOptionValues,
   CommandError,
-  clusterSettings,
   ExitCode,
   json,
+  type Outcome,
+  runAdminCommand,
   table,
   unknownTopicMessage,
   usageError,
-  withAdmin,
-  write,
 } from '../common.ts';
 import type { Context } from '../io.ts';
 
@@ -193,24 +192,13 @@ function withOutput(command: Command): Command {
   return addClusterOptions(command);
 }
 
-/** Runs a subcommand's work with an Admin, writing what it returns to stdout. */
-async function run(
+/** Runs a subcommand's work with an Admin (see runAdminCommand). */
+function run(
   context: Context,
   options: CommonOptions,
   work: (admin: Admin) => Promise<Outcome>,
 ): Promise<void> {
-  const settings = clusterSettings(options, context.io);
-  const outcome = await withAdmin(settings, work);
-  if (outcome.stdout !== '') await write(context.io.stdout, outcome.stdout);
-  if (outcome.stderr !== undefined) await write(context.io.stderr, outcome.stderr);
-  if (outcome.failure !== undefined) throw outcome.failure;
-}
-
-/** What a subcommand prints, and the failure to report after printing it. */
-interface Outcome {
-  readonly stdout: string;
-  readonly stderr?: string;
-  readonly failure?: CommandError;
+  return runAdminCommand(context.io, options, work);
 }
 
 function wantsJson(options: CommonOptions): boolean {

@@ -20,17 +20,16 @@ import {
   addClusterOptions,
   type ClusterOptionValues,
   CommandError,
-  clusterSettings,
   collect,
   ExitCode,
   json,
   keyValues,
+  type Outcome,
   positiveInteger,
+  runAdminCommand,
   table,
   unknownTopicMessage,
   usageError,
-  withAdmin,
-  write,
 } from '../common.ts';
 import type { Context } from '../io.ts';
 
@@ -68,13 +67,6 @@ interface AlterConfigOptions extends CommonOptions {
 interface AddPartitionsOptions extends CommonOptions {
   total: number;
   dryRun?: boolean;
-}
-
-/** What a subcommand prints, and the failure to report after printing it. */
-interface Outcome {
-  readonly stdout: string;
-  readonly stderr?: string;
-  readonly failure?: CommandError;
 }
 
 const SENSITIVE = '(sensitive)';
@@ -253,19 +245,13 @@ function withOutput(command: Command): Command {
   return addClusterOptions(command);
 }
 
-/** Runs a subcommand's work with an Admin, writing what it returns, then reporting its failure. */
-async function run(
+/** Runs a subcommand's work with an Admin (see runAdminCommand). */
+function run(
   context: Context,
   options: CommonOptions,
   work: (admin: Admin) => Promise<Outcome>,
 ): Promise<void> {
-  const settings = clusterSettings(options, context.io);
-  const outcome = await withAdmin(settings, work);
-  if (outcome.stdout !== '') await write(context.io.stdout, outcome.stdout);
-  if (outcome.stderr !== undefined && outcome.stderr !== '') {
-    await write(context.io.stderr, outcome.stderr);
-  }
-  if (outcome.failure !== undefined) throw outcome.failure;
+  return runAdminCommand(context.io, options, work);
 }
 
 // ---- errors in words ------------------------------------------------------------------------
