@@ -144,7 +144,7 @@ describe('brook produce and brook consume', () => {
     for (const cleanup of cleanups.reverse()) await cleanup();
   });
 
-  /** One at a time: the broker's metadata store loses one of two topics created at once. */
+  /** Creates a topic and waits until it is described with its partitions. */
   async function createTopic(name: string, partitions = 1): Promise<void> {
     const [created] = await admin.createTopics([{ name, partitions }]);
     assert.equal(created?.error, null);
@@ -533,6 +533,14 @@ describe('brook produce and brook consume', () => {
     });
     assert.equal(none.code, 1);
     assert.match(none.stderr, /line 1: not JSON/);
+  });
+
+  it('stops on a line longer than a record can be, instead of gathering it', async () => {
+    await createTopic('long-line');
+    const input = Buffer.concat([Buffer.from('short\n'), Buffer.alloc(1536 * 1024, 'x')]);
+    const run = await brook(['produce', 'long-line', '-b', bootstrap], { input });
+    assert.equal(run.code, 1);
+    assert.match(run.stderr, /cannot read stdin: a line is longer than 1048576 bytes/);
   });
 
   it('refuses wrong command lines with exit code 2', async () => {

@@ -26,11 +26,14 @@ export class InputError extends Error {}
 /**
  * The stream's lines, gathered per chunk read (each item holds the lines that chunk completed).
  * Lines are split on `\n` alone (a `\r` stays in the line, bytes are not decoded); the newline at
- * the very end does not start another (empty) line. Stops early when `signal` is aborted.
+ * the very end does not start another (empty) line. Stops early when `signal` is aborted. A line
+ * longer than `maxLineBytes` throws an `InputError` rather than being gathered without bound (a
+ * file without newlines, piped by mistake).
  */
 export async function* readLines(
   stream: NodeJS.ReadableStream,
   signal: AbortSignal,
+  { maxLineBytes }: { maxLineBytes: number },
 ): AsyncGenerator<Buffer[], void, void> {
   const chunks = stream[Symbol.asyncIterator]();
   const aborted = new Promise<IteratorResult<string | Buffer>>((resolve) => {
@@ -40,6 +43,11 @@ export async function* readLines(
     });
   });
   let carry: Buffer[] = [];
+  let carryBytes = 0;
+  const tooLong = () =>
+    new InputError(
+      `a line is longer than ${maxLineBytes} bytes, more than a record can be (is the input text?)`,
+    );
   try {
     for (;;) {
       const next = await Promise.race([chunks.next(), aborted]);
@@ -54,12 +62,18 @@ export async function* readLines(
           carry.push(line);
           line = Buffer.concat(carry);
           carry = [];
+          carryBytes = 0;
         }
+        if (line.length > maxLineBytes) throw tooLong();
         lines.push(line);
         start = newline + 1;
         newline = chunk.indexOf(10, start);
       }
-      if (start < chunk.length) carry.push(chunk.subarray(start));
+      if (start < chunk.length) {
+        carry.push(chunk.subarray(start));
+        carryBytes += chunk.length - start;
+        if (carryBytes > maxLineBytes) throw tooLong();
+      }
       if (lines.length > 0) yield lines;
     }
     if (carry.length > 0 && !signal.aborted) yield [Buffer.concat(carry)];

@@ -61,6 +61,8 @@ interface ProduceOptions extends ClusterOptionValues {
 /** Records in flight (sent, not yet answered) at most: bytes and count. */
 const MAX_IN_FLIGHT_BYTES = 8 * 1024 * 1024;
 const MAX_IN_FLIGHT_RECORDS = 8192;
+/** The longest input line: the producer's largest request (1 MiB) could not carry more. */
+const MAX_LINE_BYTES = 1024 * 1024;
 /** Failed records shown one by one; the rest are counted. */
 const MAX_ERRORS_SHOWN = 5;
 
@@ -314,7 +316,7 @@ async function produce(topic: string, options: ProduceOptions, io: Io): Promise<
     };
 
     try {
-      for await (const lines of readLines(input, stop.signal)) {
+      for await (const lines of readLines(input, stop.signal, { maxLineBytes: MAX_LINE_BYTES })) {
         for (const line of lines) {
           lineNumber++;
           let record: InputRecord | undefined;

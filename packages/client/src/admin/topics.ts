@@ -17,6 +17,7 @@ import {
   MetadataResponse,
   ZERO_UUID,
 } from '@brook/protocol';
+import { metadataRequestBody } from '../network/cluster.ts';
 import type { Connection } from '../network/connection.ts';
 import {
   type AdminContext,
@@ -279,16 +280,7 @@ async function requestMetadata(
   const { response } = await connection.requestWithVersion(
     MetadataRequest,
     MetadataResponse,
-    (v) => ({
-      // v0 asks for every topic with an empty list.
-      topics:
-        names === null
-          ? v === 0
-            ? []
-            : null
-          : names.map((name) => ({ name, topicId: ZERO_UUID })),
-      ...(v >= 4 ? { allowAutoTopicCreation: false } : {}),
-    }),
+    (v) => metadataRequestBody(v, names, false),
     round.request,
   );
   return response;

@@ -199,17 +199,7 @@ export class Cluster {
     const { response } = await connection.requestWithVersion(
       MetadataRequest,
       MetadataResponse,
-      (v) => ({
-        // v0 asks for every topic with an empty list; no topic at all needs v1+.
-        topics:
-          names === null
-            ? v === 0
-              ? []
-              : null
-            : names.map((name) => ({ name, topicId: ZERO_UUID })),
-        // Before v4 brokers auto-create as configured; the field cannot be sent.
-        ...(v >= 4 ? { allowAutoTopicCreation: options.allowAutoTopicCreation ?? false } : {}),
-      }),
+      (v) => metadataRequestBody(v, names, options.allowAutoTopicCreation ?? false),
     );
     this.brokersById = new Map(
       response.brokers.map((b) => [
@@ -345,4 +335,25 @@ export class Cluster {
       }
     }
   }
+}
+
+/**
+ * The body of a Metadata request at version `version`: every topic (`names` null: an empty list
+ * at v0, null from v1) or the ones named. Before v4 brokers auto-create topics as they are
+ * configured: the field cannot be sent.
+ */
+export function metadataRequestBody(
+  version: number,
+  names: readonly string[] | null,
+  allowAutoTopicCreation: boolean,
+) {
+  return {
+    topics:
+      names === null
+        ? version === 0
+          ? []
+          : null
+        : names.map((name) => ({ name, topicId: ZERO_UUID })),
+    ...(version >= 4 ? { allowAutoTopicCreation } : {}),
+  };
 }
