@@ -32,11 +32,17 @@ const RATE = Number(process.env.BROOK_BENCH_RATE ?? 20_000);
 const SECONDS = Number(process.env.BROOK_BENCH_SECONDS ?? 5);
 const ROUNDS = Number(process.env.BROOK_BENCH_ROUNDS ?? 3);
 const LATENCY_ROUNDS = Number(process.env.BROOK_BENCH_LATENCY_ROUNDS ?? 1);
+/** Comma-separated parts to run (`consume`, `latency`); both by default. */
+const PARTS = (process.env.BROOK_BENCH_PARTS ?? 'consume,latency').split(',');
+/** Comma-separated client names (or prefixes, e.g. `brook`) to run; every client by default. */
+const ONLY = process.env.BROOK_BENCH_CLIENTS?.split(',');
+const chosen = (client: string) => !ONLY || ONLY.some((name) => client.startsWith(name));
 const WARM_UP_SECONDS = 1;
 const PARTITIONS = 6;
 const LATENCY_SIZE = 100;
 
 const CONSUMERS = [
+  'fetch only',
   'brook batches',
   'brook records',
   'kafkajs',
@@ -92,7 +98,9 @@ async function consume(client: ConsumerClient, bootstrap: string, topic: string)
     return records >= RECORDS;
   };
   let close: () => Promise<unknown>;
-  if (client === 'brook batches' || client === 'brook records') {
+  if (client === 'fetch only') {
+    close = await fetchOnly(bootstrap, topic, got);
+  } else if (client === 'brook batches' || client === 'brook records') {
     const { Consumer } = await import('@brook/client');
     const consumer = new Consumer({ bootstrapServers: [bootstrap], autoOffsetReset: 'earliest' });
     consumer.assign(Array.from({ length: PARTITIONS }, (_, partition) => ({ topic, partition })));
@@ -150,6 +158,64 @@ async function consume(client: ConsumerClient, bootstrap: string, topic: string)
   };
   await Promise.race([close().catch(() => {}), sleep(3000)]);
   return result;
+}
+
+/**
+ * The broker's delivery limit, for reference: the fetches Brook's consumer sends (6 partitions,
+ * 1 MiB each, one fetch at a time), on one of its connections, with the records counted from
+ * the batch headers and never decoded or checked.
+ */
+async function fetchOnly(
+  bootstrap: string,
+  topic: string,
+  got: (count: number, size: number) => boolean,
+): Promise<() => Promise<void>> {
+  const { Connection, silentLogger } = await import('@brook/client');
+  const { FetchRequest, FetchResponse } = await import('@brook/protocol');
+  const [host, port] = bootstrap.split(':');
+  const connection = await Connection.connect({
+    host: host!,
+    port: Number(port),
+    clientId: 'bench',
+    logger: silentLogger,
+  });
+  const offsets = Array.from({ length: PARTITIONS }, () => 0n);
+  for (let done = false; !done; ) {
+    const response = await connection.request(
+      FetchRequest,
+      FetchResponse,
+      {
+        maxWaitMs: 500,
+        minBytes: 1,
+        maxBytes: 50 * 1024 * 1024,
+        isolationLevel: 0,
+        topics: [
+          {
+            topic,
+            partitions: offsets.map((fetchOffset, partition) => ({
+              partition,
+              fetchOffset,
+              partitionMaxBytes: 1024 * 1024,
+            })),
+          },
+        ],
+      },
+      { maxVersion: 12 },
+    );
+    for (const { partitions } of response.responses) {
+      for (const { partitionIndex, records } of partitions) {
+        // Batch headers: base offset at 0, length at 8, last offset delta at 23, count at 57.
+        for (let at = 0; records !== null && at + 61 <= records.length; ) {
+          const end = at + 12 + records.readInt32BE(at + 8);
+          offsets[partitionIndex] =
+            records.readBigInt64BE(at) + BigInt(records.readInt32BE(at + 23)) + 1n;
+          done = got(records.readInt32BE(at + 57), end - at - 61) || done;
+          at = end;
+        }
+      }
+    }
+  }
+  return async () => connection.close();
 }
 
 // ---- produce latency at a fixed rate (a child process) -----------------------------------------
@@ -280,80 +346,91 @@ async function main(): Promise<void> {
   const broker = await startBroker();
   const { bootstrap } = broker;
   try {
-    console.log(
-      `consumption: ${fmt(RECORDS)} records, ${PARTITIONS} partitions, from offset 0, median of ${ROUNDS}`,
-    );
-    for (const size of [100, 1024]) {
-      const topic = await prepareTopic(bootstrap, size);
-      const results = new Map<ConsumerClient, ConsumeResult[]>(CONSUMERS.map((c) => [c, []]));
-      for (let round = 0; round < ROUNDS; round++) {
-        for (const client of CONSUMERS) {
-          const result = client.startsWith('confluent-kafka')
-            ? runChild<ConsumeResult>(
-                [
-                  'consume',
-                  bootstrap,
-                  topic,
-                  String(RECORDS),
-                  String(PARTITIONS),
-                  client.endsWith('default queue') ? 'default' : 'deep',
-                ],
-                true,
-              )
-            : runChild<ConsumeResult>(['--consume', client, bootstrap, topic], false);
-          if (result.records < RECORDS) throw new Error(`${client} read ${result.records} records`);
-          results.get(client)!.push(result);
-        }
-      }
-      console.log(`\n${size} B records`);
-      for (const [client, runs] of results) {
-        const rate = median(runs.map((r) => r.records / r.seconds));
-        const mb = median(runs.map((r) => r.bytes / r.seconds / 1e6));
-        const cpu = median(runs.map((r) => (r.cpuSeconds / r.records) * 1e6));
-        console.log(
-          `  ${client.padEnd(31)} ${fmt(rate).padStart(9)} records/s ${fmt(mb, 1).padStart(7)} MB/s ` +
-            `${cpu.toFixed(2).padStart(6)} client CPU µs/record  ` +
-            `first record after ${fmt(median(runs.map((r) => r.firstRecordMs))).padStart(5)} ms`,
-        );
-      }
-    }
+    if (PARTS.includes('consume')) await consumption(bootstrap);
+    if (PARTS.includes('latency')) latency(bootstrap);
+  } finally {
+    await broker.stop();
+  }
+}
 
-    console.log(
-      `\nproduce latency: ${fmt(RATE)} records/s of ${LATENCY_SIZE} B offered for ${SECONDS} s ` +
-        `(after ${WARM_UP_SECONDS} s of warm-up), acks=all, median of ${LATENCY_ROUNDS}`,
+async function consumption(bootstrap: string): Promise<void> {
+  console.log(
+    `consumption: ${fmt(RECORDS)} records, ${PARTITIONS} partitions, from offset 0, median of ${ROUNDS}`,
+  );
+  for (const size of [100, 1024]) {
+    const topic = await prepareTopic(bootstrap, size);
+    const results = new Map<ConsumerClient, ConsumeResult[]>(
+      CONSUMERS.filter(chosen).map((c) => [c, []]),
     );
-    const results = new Map<ProducerClient, LatencyResult[]>(PRODUCERS.map((c) => [c, []]));
-    for (let round = 0; round < LATENCY_ROUNDS; round++) {
-      for (const client of PRODUCERS) {
-        const result =
-          client === 'confluent-kafka'
-            ? runChild<LatencyResult>(
-                [
-                  'latency',
-                  bootstrap,
-                  `latency-librdkafka-${Date.now()}`,
-                  String(RATE),
-                  String(SECONDS),
-                  String(LATENCY_SIZE),
-                  String(WARM_UP_SECONDS),
-                ],
-                true,
-              )
-            : runChild<LatencyResult>(['--latency', client, bootstrap], false);
+    for (let round = 0; round < ROUNDS; round++) {
+      for (const client of results.keys()) {
+        const result = client.startsWith('confluent-kafka')
+          ? runChild<ConsumeResult>(
+              [
+                'consume',
+                bootstrap,
+                topic,
+                String(RECORDS),
+                String(PARTITIONS),
+                client.endsWith('default queue') ? 'default' : 'deep',
+              ],
+              true,
+            )
+          : runChild<ConsumeResult>(['--consume', client, bootstrap, topic], false);
+        if (result.records < RECORDS) throw new Error(`${client} read ${result.records} records`);
         results.get(client)!.push(result);
       }
     }
+    console.log(`\n${size} B records`);
     for (const [client, runs] of results) {
-      const p = (get: (r: LatencyResult) => number, digits = 1) =>
-        fmt(median(runs.map(get)), digits).padStart(7);
+      const rate = median(runs.map((r) => r.records / r.seconds));
+      const mb = median(runs.map((r) => r.bytes / r.seconds / 1e6));
+      const cpu = median(runs.map((r) => (r.cpuSeconds / r.records) * 1e6));
       console.log(
-        `  ${client.padEnd(31)} p50 ${p((r) => r.p50Ms)} ms  p99 ${p((r) => r.p99Ms)} ms  ` +
-          `max ${p((r) => r.maxMs)} ms  offered ${p((r) => r.offeredPerSecond, 0)} records/s  ` +
-          `errors ${runs.reduce((sum, r) => sum + r.errors, 0)}`,
+        `  ${client.padEnd(31)} ${fmt(rate).padStart(9)} records/s ${fmt(mb, 1).padStart(7)} MB/s ` +
+          `${cpu.toFixed(2).padStart(6)} client CPU µs/record  ` +
+          `first record after ${fmt(median(runs.map((r) => r.firstRecordMs))).padStart(5)} ms`,
       );
     }
-  } finally {
-    await broker.stop();
+  }
+}
+
+function latency(bootstrap: string): void {
+  console.log(
+    `\nproduce latency: ${fmt(RATE)} records/s of ${LATENCY_SIZE} B offered for ${SECONDS} s ` +
+      `(after ${WARM_UP_SECONDS} s of warm-up), acks=all, median of ${LATENCY_ROUNDS}`,
+  );
+  const results = new Map<ProducerClient, LatencyResult[]>(
+    PRODUCERS.filter(chosen).map((c) => [c, []]),
+  );
+  for (let round = 0; round < LATENCY_ROUNDS; round++) {
+    for (const client of results.keys()) {
+      const result =
+        client === 'confluent-kafka'
+          ? runChild<LatencyResult>(
+              [
+                'latency',
+                bootstrap,
+                `latency-librdkafka-${Date.now()}`,
+                String(RATE),
+                String(SECONDS),
+                String(LATENCY_SIZE),
+                String(WARM_UP_SECONDS),
+              ],
+              true,
+            )
+          : runChild<LatencyResult>(['--latency', client, bootstrap], false);
+      results.get(client)!.push(result);
+    }
+  }
+  for (const [client, runs] of results) {
+    const p = (get: (r: LatencyResult) => number, digits = 1) =>
+      fmt(median(runs.map(get)), digits).padStart(7);
+    console.log(
+      `  ${client.padEnd(31)} p50 ${p((r) => r.p50Ms)} ms  p99 ${p((r) => r.p99Ms)} ms  ` +
+        `max ${p((r) => r.maxMs)} ms  offered ${p((r) => r.offeredPerSecond, 0)} records/s  ` +
+        `errors ${runs.reduce((sum, r) => sum + r.errors, 0)}`,
+    );
   }
 }
 

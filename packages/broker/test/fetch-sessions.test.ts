@@ -73,7 +73,12 @@ function fetchByName(
   session: { id: number; epoch: number },
   topic: string,
   partitions: Record<number, bigint>,
-  options: { forget?: number[]; maxWaitMs?: number; maxBytes?: number } = {},
+  options: {
+    forget?: number[];
+    maxWaitMs?: number;
+    maxBytes?: number;
+    partitionMaxBytes?: number;
+  } = {},
 ) {
   const entries = Object.entries(partitions);
   return fetchWith(client, 12, {
@@ -91,7 +96,7 @@ function fetchByName(
               partitions: entries.map(([partition, fetchOffset]) => ({
                 partition: Number(partition),
                 fetchOffset,
-                partitionMaxBytes: 1 << 20,
+                partitionMaxBytes: options.partitionMaxBytes ?? 1 << 20,
               })),
             },
           ],
@@ -315,6 +320,39 @@ describe('incremental fetch sessions (KIP-227)', () => {
     );
     assert.deepEqual(summary(third), { 1: ['p1-'.padEnd(200, 'y')], 0: [] });
     assert.equal(third.responses[0]?.partitions[1]?.highWatermark, 3n);
+  });
+
+  it('keeps partition_max_bytes as Kafka does while it reads the partitions at once', async (t) => {
+    const { port } = await startTestBroker(t);
+    const client = await RawClient.connect(port);
+    t.after(() => client.close());
+    await createTopic(client, 'limits', 3);
+    const big = (tag: string) => tag.padEnd(300, '.');
+    await produce(client, 'limits', 1, [big('p1')]);
+    await produce(client, 'limits', 2, [big('p2')]);
+    await produce(client, 'limits', 2, ['p2-small']);
+    const sessionless = { id: INVALID_SESSION_ID, epoch: -1 };
+    const offsets = { 0: 0n, 1: 0n, 2: 0n };
+    // The response's max_bytes cannot bind (the partitions are read at the same time): the
+    // first partition with data brings its first batch whole although over its limit (KIP-74);
+    // the next one's first batch is over the limit too, so it brings nothing.
+    const first = await fetchByName(client, sessionless, 'limits', offsets, {
+      partitionMaxBytes: 100,
+    });
+    assert.deepEqual(summary(first), { 0: [], 1: [big('p1')], 2: [] });
+    // Once partition 0 has a batch within its limit, it is the first with data, and neither
+    // oversized batch comes back.
+    await produce(client, 'limits', 0, ['p0']);
+    const second = await fetchByName(client, sessionless, 'limits', offsets, {
+      partitionMaxBytes: 100,
+    });
+    assert.deepEqual(summary(second), { 0: ['p0'], 1: [], 2: [] });
+    // Read one after the other (max_bytes can bind), the same rules give the same answer.
+    const bound = await fetchByName(client, sessionless, 'limits', offsets, {
+      partitionMaxBytes: 100,
+      maxBytes: 250,
+    });
+    assert.deepEqual(summary(bound), { 0: ['p0'], 1: [], 2: [] });
   });
 
   it('bounds the cache by max.incremental.fetch.session.cache.slots and evicts as Kafka does', async (t) => {

@@ -11,7 +11,7 @@ import {
   ApiVersionsRequest,
   ApiVersionsResponse,
   ErrorCode,
-  FrameDecoder,
+  FrameReader,
   type MessageCodec,
   readResponseFrame,
   Writer,
@@ -70,7 +70,7 @@ export class Connection {
   private readonly clientId: string;
   private readonly logger: ClientLogger;
   private readonly requestTimeoutMs: number;
-  private readonly decoder: FrameDecoder;
+  private readonly reader: FrameReader;
   private readonly pending: Pending[] = [];
   private correlationId = 0;
   private timer: ReturnType<typeof setTimeout> | undefined;
@@ -80,17 +80,14 @@ export class Connection {
   /** The broker's answer to ApiVersions (set while connecting, before `connect` resolves). */
   private apiVersionsAnswer: ApiVersionsResponse | null = null;
 
-  private constructor(socket: Socket, options: ConnectionOptions) {
+  private constructor(socket: Socket, reader: FrameReader, options: ConnectionOptions) {
     this.socket = socket;
+    this.reader = reader;
     this.host = options.host;
     this.port = options.port;
     this.clientId = options.clientId;
     this.logger = options.logger;
     this.requestTimeoutMs = options.requestTimeoutMs ?? 30_000;
-    this.decoder = new FrameDecoder({
-      maxFrameBytes: options.maxResponseBytes ?? 256 * 1024 * 1024,
-    });
-    socket.on('data', (chunk: Buffer) => this.onData(chunk));
     socket.on('error', (error) => this.fail(new ConnectionError(error.message, { cause: error })));
     socket.on('close', () =>
       this.fail(new ConnectionError(`connection to ${this.address} closed`)),
@@ -112,12 +109,29 @@ export class Connection {
 
   /** Connects and negotiates versions (ApiVersions). */
   static async connect(options: ConnectionOptions): Promise<Connection> {
+    const reader = new FrameReader({
+      maxFrameBytes: options.maxResponseBytes ?? 256 * 1024 * 1024,
+    });
+    let connection: Connection | undefined;
     const socket = await new Promise<Socket>((resolve, reject) => {
       if (options.signal?.aborted) {
         reject(new AbortedError('aborted', { cause: options.signal.reason }));
         return;
       }
-      const socket = connect({ host: options.host, port: options.port, noDelay: true });
+      // Responses are read straight into their frames (FrameReader), not joined from chunks.
+      const socket = connect({
+        host: options.host,
+        port: options.port,
+        noDelay: true,
+        onread: {
+          buffer: () => reader.nextBuffer(),
+          callback: (count: number) => {
+            // Nothing is sent before the connection exists, so nothing arrives before it either.
+            connection?.onRead(count);
+            return true;
+          },
+        },
+      });
       const timer = setTimeout(() => {
         socket.destroy();
         reject(new ConnectionError(`connecting to ${options.host}:${options.port} timed out`));
@@ -145,7 +159,7 @@ export class Connection {
         );
       });
     });
-    const connection = new Connection(socket, options);
+    connection = new Connection(socket, reader, options);
     try {
       await connection.negotiate();
     } catch (error) {
@@ -315,10 +329,10 @@ export class Connection {
     });
   }
 
-  private onData(chunk: Buffer): void {
+  private onRead(count: number): void {
     let frames: Buffer[];
     try {
-      frames = this.decoder.push(chunk);
+      frames = this.reader.filled(count);
     } catch (error) {
       this.fail(new ConnectionError((error as Error).message, { cause: error }));
       this.socket.destroy();

@@ -185,3 +185,109 @@ export class FrameDecoder {
     return joined.subarray(0, count);
   }
 }
+
+/**
+ * Splits size-prefixed frames out of a byte stream without joining chunks: it hands out the
+ * buffer the next read should fill (`net.Socket`'s `onread.buffer`), so a large frame is read
+ * straight into a buffer of its own size and a small one is a view of a shared chunk. Every
+ * frame it returns is a buffer nothing will write to again (a chunk is never reused once a frame
+ * was cut from it), so a decoder may keep views of it.
+ *
+ * Small frames and the sizes of large ones arrive in a chunk of `chunkBytes`; once a frame's size
+ * is known and the frame does not fit in the chunk, a buffer of that size is allocated, the bytes
+ * already read are copied into it, and the reads that follow fill its rest. A size below zero or
+ * above `maxFrameBytes` is an error (the connection should be closed), checked before any
+ * allocation.
+ */
+/** A read into a chunk gets at least this much room (else the chunk is renewed first). */
+const MIN_READ_BYTES = 4096;
+
+export class FrameReader {
+  private readonly maxFrameBytes: number;
+  private readonly chunkBytes: number;
+  private chunk: Buffer;
+  /** Unconsumed bytes of `chunk` are `start` to `end`. */
+  private start = 0;
+  private end = 0;
+  /** A frame too large for a chunk, filled in place up to `frameFilled`. */
+  private frame: Buffer | null = null;
+  private frameFilled = 0;
+  /** Whether a frame returned views `chunk` (then it must not be written again). */
+  private chunkShared = false;
+
+  constructor(options: { maxFrameBytes: number; chunkBytes?: number }) {
+    this.maxFrameBytes = options.maxFrameBytes;
+    this.chunkBytes = options.chunkBytes ?? 64 * 1024;
+    this.chunk = Buffer.allocUnsafe(this.chunkBytes);
+  }
+
+  /** Bytes received but not yet returned as a frame. */
+  get bufferedBytes(): number {
+    return this.frame === null ? this.end - this.start : 4 + this.frameFilled;
+  }
+
+  /** Where the next read should put its bytes (never past the end of the current frame). */
+  nextBuffer(): Buffer {
+    if (this.frame !== null) return this.frame.subarray(this.frameFilled);
+    if (this.chunk.length - this.end < MIN_READ_BYTES) this.renewChunk();
+    return this.chunk.subarray(this.end);
+  }
+
+  /** Records `count` bytes read into the last `nextBuffer()`; returns the frames completed. */
+  filled(count: number): Buffer[] {
+    if (this.frame !== null) {
+      this.frameFilled += count;
+      if (this.frameFilled < this.frame.length) return [];
+      const frame = this.frame;
+      this.frame = null;
+      return [frame];
+    }
+    this.end += count;
+    const frames: Buffer[] = [];
+    while (this.end - this.start >= 4) {
+      const size = this.chunk.readInt32BE(this.start);
+      if (size < 0 || size > this.maxFrameBytes) {
+        throw new ProtocolDecodeError(
+          `frame of ${size} bytes is outside 0..${this.maxFrameBytes} (socket.request.max.bytes)`,
+        );
+      }
+      const available = this.end - this.start - 4;
+      if (available >= size) {
+        frames.push(this.chunk.subarray(this.start + 4, this.start + 4 + size));
+        this.chunkShared = true;
+        this.start += 4 + size;
+        continue;
+      }
+      if (this.start + 4 + size > this.chunk.length) {
+        if (size > this.chunkBytes / 2) {
+          // Too large for a chunk: the rest of it is read into a buffer of its own.
+          this.frame = Buffer.allocUnsafe(size);
+          this.chunk.copy(this.frame, 0, this.start + 4, this.end);
+          this.frameFilled = available;
+          this.start = this.end;
+        } else {
+          this.renewChunk();
+        }
+      }
+      break;
+    }
+    return frames;
+  }
+
+  /**
+   * Moves the unconsumed bytes to the front of a chunk: a fresh one if frames view the current
+   * one, else the current one.
+   */
+  private renewChunk(): void {
+    if (this.chunkShared) {
+      const next = Buffer.allocUnsafe(this.chunkBytes);
+      this.end = this.chunk.copy(next, 0, this.start, this.end);
+      this.chunk = next;
+      this.chunkShared = false;
+    } else {
+      this.chunk.copyWithin(0, this.start, this.end);
+      this.end -= this.start;
+    }
+    this.start = 0;
+  }
+}

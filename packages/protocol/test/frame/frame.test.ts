@@ -5,6 +5,7 @@ import {
   ApiKey,
   ApiVersionsResponse,
   FrameDecoder,
+  FrameReader,
   MetadataRequest,
   ProtocolDecodeError,
   Reader,
@@ -127,5 +128,85 @@ describe('FrameDecoder', () => {
   it('reads the body of a request through a bounded reader', () => {
     const reader = new Reader(Buffer.from([1, 2, 3]), 0, 2);
     assert.throws(() => reader.readSlice(3), ProtocolDecodeError);
+  });
+});
+
+/**
+ * Feeds `stream` to a FrameReader as a socket with `onread` would: each read fills at most the
+ * buffer the reader hands out, and at most the next read size from `reads`.
+ */
+function readThrough(reader: FrameReader, stream: Buffer, reads: readonly number[]): Buffer[] {
+  const frames: Buffer[] = [];
+  let at = 0;
+  for (let i = 0; at < stream.length; i++) {
+    const target = reader.nextBuffer();
+    assert.ok(target.length > 0, 'the reader always has room for a read');
+    const count = Math.min(target.length, reads[i % reads.length]!, stream.length - at);
+    stream.copy(target, 0, at, at + count);
+    at += count;
+    frames.push(...reader.filled(count));
+  }
+  return frames;
+}
+
+function framed(payloads: readonly Uint8Array[]): Buffer {
+  return Buffer.concat(
+    payloads.map((p) => {
+      const frame = Buffer.alloc(4 + p.length);
+      frame.writeInt32BE(p.length, 0);
+      frame.set(p, 4);
+      return frame;
+    }),
+  );
+}
+
+describe('FrameReader', () => {
+  it('splits frames however the reads fall, and never writes over a frame it returned', () => {
+    fc.assert(
+      fc.property(
+        fc.array(
+          fc.oneof(
+            fc.uint8Array({ maxLength: 40 }),
+            fc.uint8Array({ minLength: 60, maxLength: 300 }),
+          ),
+          { maxLength: 12 },
+        ),
+        fc.array(fc.integer({ min: 1, max: 200 }), { minLength: 1, maxLength: 8 }),
+        (payloads, reads) => {
+          // A 128-byte chunk: frames over 64 bytes take the read-in-place path.
+          const reader = new FrameReader({ maxFrameBytes: 1000, chunkBytes: 128 });
+          const frames = readThrough(reader, framed(payloads), reads);
+          // Compared only after the whole stream went through the reader's buffers.
+          assert.deepEqual(
+            frames.map((f) => [...f]),
+            payloads.map((p) => [...p]),
+          );
+          assert.equal(reader.bufferedBytes, 0);
+        },
+      ),
+    );
+  });
+
+  it('reads a large frame into a buffer of its own size, with no copy of the chunks', () => {
+    const big = Buffer.alloc(1 << 20, 7);
+    const reader = new FrameReader({ maxFrameBytes: 2 << 20 });
+    const frames = readThrough(reader, framed([Buffer.from('a'), big, Buffer.from('bc')]), [65536]);
+    assert.equal(frames.length, 3);
+    assert.equal(frames[1]!.length, big.length);
+    assert.equal(frames[1]!.buffer.byteLength, big.length, 'the frame owns its whole buffer');
+    assert.ok(frames[1]!.equals(big));
+    assert.equal(frames[2]!.toString(), 'bc');
+  });
+
+  it('rejects negative and oversized sizes before allocating for them', () => {
+    for (const head of [
+      [0x7f, 0xff, 0xff, 0xff],
+      [0xff, 0xff, 0xff, 0xfe],
+    ]) {
+      const reader = new FrameReader({ maxFrameBytes: 1024 });
+      const target = reader.nextBuffer();
+      target.set(head);
+      assert.throws(() => reader.filled(4), ProtocolDecodeError);
+    }
   });
 });
