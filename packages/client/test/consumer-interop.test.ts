@@ -1,5 +1,11 @@
 /**
- * Brook consumers in groups together with other clients' consumers, on a Brook broker: with
+ * Brook's consumer with other clients, on a Brook broker.
+ *
+ * Records written by kcat and confluent-kafka (both librdkafka) in every codec, with keys,
+ * headers and null values, must come out of Brook's consumer byte for byte, at the partitions,
+ * offsets and timestamps the writers were told.
+ *
+ * Brook consumers in groups together with other clients' consumers: with
  * librdkafka (confluent-kafka for Python) under Kafka's standard assignor names "range" and
  * "roundrobin", each client leading the group once, and with kafkajs (whose round-robin
  * assignor is named "RoundRobinAssigner"). Each group must split the partitions with no
@@ -19,6 +25,7 @@ import {
 } from '../src/index.ts';
 import { createTopic, fill, rawConnection, waitFor } from './consumer-support.ts';
 import { startBroker, type TestBroker } from './helpers.ts';
+import { kcat, missingCommand, run } from './producer-support.ts';
 
 const PYTHON = '/usr/bin/python3';
 const DRIVER = join(import.meta.dirname, 'consumer-interop-driver.py');
@@ -146,6 +153,56 @@ function brookMember(
 
 const ALL = ['mixed/0', 'mixed/1', 'mixed/2', 'mixed/3'];
 
+// ---- records written by other clients --------------------------------------------------------
+
+const CODECS = ['none', 'gzip', 'snappy', 'lz4', 'zstd'] as const;
+const WRITER = join(import.meta.dirname, 'confluent-kafka-writer.py');
+const missingKcat = missingCommand('kcat', ['-V'], 'kcat');
+
+/** A record as compared: bytes as hex, null for null. */
+interface Written {
+  topic: string;
+  partition: number;
+  offset: string;
+  timestamp?: string;
+  key: string | null;
+  value: string | null;
+  headers: [string, string | null][];
+}
+
+const hex = (text: string | null) => (text === null ? null : Buffer.from(text).toString('hex'));
+
+function librdkafkaRecords(codec: string) {
+  return Array.from({ length: 30 }, (_, i) => ({
+    key: i % 6 === 2 ? null : hex(`key-${i % 7}`),
+    value:
+      i % 9 === 4
+        ? null
+        : i % 5 === 0
+          ? hex(`${codec} ${'compressible text '.repeat(80)}${i}`)
+          : Buffer.from([0, 255, i, 10, 13]).toString('hex') + hex(` ${codec} ünïcödé ${i}`),
+    headers:
+      i % 3 === 0
+        ? []
+        : ([
+            ['trace', hex(`t-${i}`)],
+            ['trace', hex('again')],
+            ['empty', hex('')],
+            ['nothing', null],
+          ] as [string, string | null][]),
+  }));
+}
+
+function sortWritten(records: Written[]): Written[] {
+  return records.sort((a, b) =>
+    a.topic !== b.topic
+      ? a.topic < b.topic
+        ? -1
+        : 1
+      : a.partition - b.partition || Number(BigInt(a.offset) - BigInt(b.offset)),
+  );
+}
+
 /** Both own two partitions, together all four. */
 function splitEvenly(a: Reads, b: Reads): boolean {
   return (
@@ -223,6 +280,120 @@ async function mixedGroup(
   await brook.consumer.close();
   await brook.reading;
 }
+
+describe('records written by other clients, read by the consumer', () => {
+  it(
+    'reads what confluent-kafka and kcat wrote in every codec, byte for byte',
+    missingKcat !== undefined && !IN_CI ? { skip: missingKcat } : librdkafkaOptions,
+    async (t) => {
+      assert.equal(missing, undefined, missing);
+      assert.equal(missingKcat, undefined, missingKcat);
+      const broker = await startBroker(t);
+      const want: Written[] = [];
+      // confluent-kafka: 3 partitions a codec, placed by librdkafka's own partitioner.
+      const topics = CODECS.map((codec) => ({
+        topic: `from-librdkafka-${codec}`,
+        codec,
+        records: librdkafkaRecords(codec),
+      }));
+      for (const { topic } of topics) await createTopic(broker, topic, 3);
+      const written = await run(PYTHON, [WRITER], {
+        input: JSON.stringify({ bootstrap: broker.bootstrap, topics }),
+        timeoutMs: 60_000,
+      });
+      assert.equal(written.code, 0, written.stderr);
+      const reports = JSON.parse(written.stdout) as {
+        topic: string;
+        partition: number;
+        offset: number;
+        timestamp: number;
+      }[];
+      const sent = topics.flatMap(({ records }) => records);
+      assert.equal(reports.length, sent.length);
+      for (const [i, report] of reports.entries()) {
+        want.push({
+          topic: report.topic,
+          partition: report.partition,
+          offset: String(report.offset),
+          timestamp: String(report.timestamp),
+          ...sent[i]!,
+        });
+      }
+      // kcat: one partition a codec, so the offsets follow the input lines.
+      const lines = Array.from({ length: 20 }, (_, i) => [
+        `k${i}`,
+        `${'kcat '.repeat(i)}line ${i}`,
+      ]);
+      for (const codec of CODECS) {
+        const topic = `from-kcat-${codec}`;
+        await createTopic(broker, topic, 1);
+        await kcat(
+          ['-b', broker.bootstrap, '-P', '-t', topic, '-p', '0', '-z', codec, '-K', ':'].concat([
+            '-H',
+            'h=1',
+            '-H',
+            'h=2',
+            '-H',
+            'empty=',
+          ]),
+          `${lines.map(([key, value]) => `${key}:${value}`).join('\n')}\n`,
+        );
+        for (const [i, [key, value]] of lines.entries()) {
+          want.push({
+            topic,
+            partition: 0,
+            offset: String(i),
+            key: hex(key!),
+            value: hex(value!),
+            headers: [
+              ['h', hex('1')],
+              ['h', hex('2')],
+              ['empty', hex('')],
+            ],
+          });
+        }
+      }
+
+      const consumer = new Consumer({
+        bootstrapServers: [broker.bootstrap],
+        autoOffsetReset: 'earliest',
+      });
+      t.after(() => consumer.close());
+      consumer.assign([
+        ...topics.flatMap(({ topic }) => [0, 1, 2].map((partition) => ({ topic, partition }))),
+        ...CODECS.map((codec) => ({ topic: `from-kcat-${codec}`, partition: 0 })),
+      ]);
+      const seen: Written[] = [];
+      const deadline = AbortSignal.timeout(30_000);
+      for await (const record of consumer.records({ signal: deadline })) {
+        const fromKcat = record.topic.startsWith('from-kcat');
+        seen.push({
+          topic: record.topic,
+          partition: record.partition,
+          offset: String(record.offset),
+          ...(fromKcat ? {} : { timestamp: String(record.timestamp) }),
+          key: record.key === null ? null : record.key.toString('hex'),
+          value: record.value === null ? null : record.value.toString('hex'),
+          headers: record.headers.map((h): [string, string | null] => [
+            h.key,
+            h.value === null ? null : h.value.toString('hex'),
+          ]),
+        });
+        if (fromKcat) assert.ok(record.timestamp > 0n, 'kcat records carry a create time');
+        if (seen.length === want.length) break;
+      }
+      assert.deepEqual(sortWritten(seen), sortWritten(want));
+      assert.ok(
+        new Set(
+          want
+            .filter((r) => r.topic.startsWith('from-librdkafka'))
+            .map((r) => r.topic + r.partition),
+        ).size > CODECS.length,
+        'librdkafka spread the keys over partitions',
+      );
+    },
+  );
+});
 
 describe('consumer groups with other clients', () => {
   it('shares a range group with librdkafka, Brook leading', librdkafkaOptions, async (t) => {
