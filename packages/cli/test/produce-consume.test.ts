@@ -12,7 +12,7 @@ import { readdirSync, statSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
-import { Admin } from '@brook/client';
+import { Admin, Consumer } from '@brook/client';
 import { brook, MAIN, startBroker } from './support.ts';
 
 /** Runs a program to completion with `input` on stdin. */
@@ -475,6 +475,40 @@ describe('brook produce and brook consume', () => {
     assert.equal(withOffset.code, 2);
     assert.match(withOffset.stderr, /brook group reset-offsets readers/);
     assert.equal(withPartition.code, 2);
+  });
+
+  it('ends with -e as a group member that was given no partition', async () => {
+    await createTopic('single', 1);
+    // A member whose id sorts first: the range assignor gives it the only partition.
+    const staying = new Consumer({
+      bootstrapServers: [bootstrap],
+      groupId: 'pair',
+      clientId: 'a-staying-member',
+      autoOffsetReset: 'earliest',
+    });
+    try {
+      await staying.subscribe({ topics: ['single'] });
+      const reading = (async () => {
+        for await (const _record of staying) {
+          // Reads until closed.
+        }
+      })();
+      const joined = Date.now();
+      while (staying.assignment().length === 0 && Date.now() - joined < 10_000) {
+        await new Promise((resolve) => setTimeout(resolve, 50));
+      }
+      assert.equal(staying.assignment().length, 1);
+      const idle = await brook(['consume', 'single', '-b', bootstrap, '-g', 'pair', '-e'], {
+        timeoutMs: 20_000,
+      });
+      assert.equal(idle.code, 0, idle.stderr);
+      assert.equal(idle.stdout, '');
+      assert.match(idle.stderr, /^0 records/);
+      await staying.close();
+      await reading;
+    } finally {
+      await staying.close();
+    }
   });
 
   it('ends cleanly on SIGINT, and quietly when the reader goes away', async () => {

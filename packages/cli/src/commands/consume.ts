@@ -225,10 +225,12 @@ async function consume(topicArgs: string[], options: ConsumeOptions, io: Io): Pr
     const highWatermark = consumer.highWatermark(tp);
     return position !== undefined && highWatermark >= 0n && position >= highWatermark;
   };
+  // Without a group the partitions are known at once; a member knows its own (maybe none, when
+  // the group has more members than partitions) once the group has assigned them.
+  let assignedYet = options.group === undefined;
   const allAtEnd = (): boolean => {
     try {
-      const assigned = consumer.assignment();
-      return assigned.length > 0 && assigned.every(atEnd);
+      return assignedYet && consumer.assignment().every(atEnd);
     } catch {
       return false; // a rebalance took a partition away meanwhile
     }
@@ -245,7 +247,14 @@ async function consume(topicArgs: string[], options: ConsumeOptions, io: Io): Pr
   try {
     await guard(settings, async () => {
       if (options.group !== undefined) {
-        await consumer.subscribe({ topics });
+        await consumer.subscribe({
+          topics,
+          listener: {
+            onAssigned: () => {
+              assignedYet = true;
+            },
+          },
+        });
       } else {
         consumer.assign(partitions);
         if (offsets !== undefined) {
