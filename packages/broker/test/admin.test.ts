@@ -1149,3 +1149,36 @@ describe('CreateTopics at the same time', () => {
     assert.deepEqual(names, ['once', 'together-0', 'together-1', 'together-2', 'together-3']);
   });
 });
+
+describe('IncrementalAlterConfigs at the same time', () => {
+  it('keeps every change made to one topic concurrently', async (t) => {
+    const { port, broker } = await startTestBroker(t);
+    const clients = await Promise.all(Array.from({ length: 4 }, () => RawClient.connect(port)));
+    t.after(() => {
+      for (const client of clients) client.close();
+    });
+    await createTopic(clients[0]!, 'shared');
+    const changes = [
+      ['retention.ms', '3600000'],
+      ['segment.bytes', '1048576'],
+      ['max.message.bytes', '2000000'],
+      ['cleanup.policy', 'compact'],
+    ] as const;
+    const results = await Promise.all(
+      clients.map((client, i) =>
+        incrementalAlter(client, [
+          {
+            resourceType: TOPIC,
+            resourceName: 'shared',
+            configs: [{ name: changes[i]![0], configOperation: 0, value: changes[i]![1] }],
+          },
+        ]),
+      ),
+    );
+    assert.deepEqual(
+      results.map((r) => r[0]?.errorCode),
+      [ErrorCode.NONE, ErrorCode.NONE, ErrorCode.NONE, ErrorCode.NONE],
+    );
+    assert.deepEqual(broker.context.metadata.topic('shared')?.configs, Object.fromEntries(changes));
+  });
+});
