@@ -16,7 +16,9 @@
  *
  * Run: npm run bench -- client
  *   BROOK_BENCH_RECORDS=200000, BROOK_BENCH_RATE=20000, BROOK_BENCH_SECONDS=5,
- *   BROOK_BENCH_ROUNDS=3 (consumption, clients interleaved), BROOK_BENCH_LATENCY_ROUNDS=1
+ *   BROOK_BENCH_ROUNDS=3 (consumption), BROOK_BENCH_LATENCY_ROUNDS=5 (rounds interleave the
+ *   clients, each round starting one client further); BROOK_BENCH_PARTS=consume,latency and
+ *   BROOK_BENCH_CLIENTS=brook,kafkajs (name prefixes) choose what runs
  */
 import { spawnSync } from 'node:child_process';
 import { join } from 'node:path';
@@ -31,7 +33,7 @@ const RECORDS = Number(process.env.BROOK_BENCH_RECORDS ?? 1_000_000);
 const RATE = Number(process.env.BROOK_BENCH_RATE ?? 20_000);
 const SECONDS = Number(process.env.BROOK_BENCH_SECONDS ?? 5);
 const ROUNDS = Number(process.env.BROOK_BENCH_ROUNDS ?? 3);
-const LATENCY_ROUNDS = Number(process.env.BROOK_BENCH_LATENCY_ROUNDS ?? 1);
+const LATENCY_ROUNDS = Number(process.env.BROOK_BENCH_LATENCY_ROUNDS ?? 5);
 /** Comma-separated parts to run (`consume`, `latency`); both by default. */
 const PARTS = (process.env.BROOK_BENCH_PARTS ?? 'consume,latency').split(',');
 /** Comma-separated client names (or prefixes, e.g. `brook`) to run; every client by default. */
@@ -347,6 +349,12 @@ async function prepareTopic(bootstrap: string, size: number): Promise<string> {
   return topic;
 }
 
+/** The clients in the order of a round: each round starts one further, so none is always first. */
+const rotated = <T>(clients: T[], round: number): T[] => {
+  const at = round % clients.length;
+  return [...clients.slice(at), ...clients.slice(0, at)];
+};
+
 const fmt = (n: number, digits = 0) =>
   n.toLocaleString('en', { minimumFractionDigits: digits, maximumFractionDigits: digits });
 
@@ -371,7 +379,7 @@ async function consumption(bootstrap: string): Promise<void> {
       CONSUMERS.filter(chosen).map((c) => [c, []]),
     );
     for (let round = 0; round < ROUNDS; round++) {
-      for (const client of results.keys()) {
+      for (const client of rotated([...results.keys()], round)) {
         const result = client.startsWith('confluent-kafka')
           ? runChild<ConsumeResult>(
               [
@@ -412,7 +420,7 @@ function latency(bootstrap: string): void {
     PRODUCERS.filter(chosen).map((c) => [c, []]),
   );
   for (let round = 0; round < LATENCY_ROUNDS; round++) {
-    for (const client of results.keys()) {
+    for (const client of rotated([...results.keys()], round)) {
       const result =
         client === 'confluent-kafka'
           ? runChild<LatencyResult>(
@@ -435,7 +443,8 @@ function latency(bootstrap: string): void {
     const p = (get: (r: LatencyResult) => number, digits = 1) =>
       fmt(median(runs.map(get)), digits).padStart(7);
     console.log(
-      `  ${client.padEnd(31)} p50 ${p((r) => r.p50Ms)} ms  p99 ${p((r) => r.p99Ms)} ms  ` +
+      `  ${client.padEnd(31)} p50 ${p((r) => r.p50Ms)} ms  p99 ${p((r) => r.p99Ms)} ms ` +
+        `(${fmt(Math.min(...runs.map((r) => r.p99Ms)), 1)} – ${fmt(Math.max(...runs.map((r) => r.p99Ms)), 1)})  ` +
         `max ${p((r) => r.maxMs)} ms  offered ${p((r) => r.offeredPerSecond, 0)} records/s  ` +
         `errors ${runs.reduce((sum, r) => sum + r.errors, 0)}`,
     );
