@@ -1,5 +1,6 @@
 /**
- * Brook's producer next to kafkajs 2.2.4 and @platformatic/kafka, against the same Brook broker
+ * Brook's producer next to kafkajs 2.2.4, @platformatic/kafka and confluent-kafka (librdkafka,
+ * through /usr/bin/python3 and bench/clients/librdkafka-client.py), against the same Brook broker
  * (its own process): records/s and client CPU µs per record, acks=all, one topic of 6
  * partitions created by the first send. Each client runs in its own process, warms up with
  * 20,000 records, then sends the measured ones; every case runs each client `ROUNDS` times,
@@ -7,11 +8,14 @@
  *
  * kafkajs and @platformatic/kafka send arrays of records (100 per call, 10 calls in flight);
  * Brook is measured the same way (`sendBatch`) and with one `send` per record, all in flight.
- * Brook is idempotent by default; the others are not (their defaults).
+ * confluent-kafka has no array call: one produce() per record, librdkafka batching them (its
+ * 5 ms linger), as its users send. Brook is idempotent by default; the others are not (their
+ * defaults: librdkafka's `enable.idempotence` is off unless set).
  *
  * Run: npm run bench -- producer   (BROOK_BENCH_RECORDS=200000, BROOK_BENCH_ROUNDS=3)
  */
 import { spawnSync } from 'node:child_process';
+import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { median, startBroker } from './client-setup.ts';
 
@@ -22,7 +26,14 @@ const CHUNK = 100;
 const CONCURRENCY = 10;
 const WARM_UP = 20_000;
 
-const CLIENTS = ['brook send', 'brook sendBatch', 'kafkajs', 'platformatic'] as const;
+const LIBRDKAFKA = join(SELF, '..', 'clients', 'librdkafka-client.py');
+const CLIENTS = [
+  'brook send',
+  'brook sendBatch',
+  'kafkajs',
+  'platformatic',
+  'confluent-kafka',
+] as const;
 type Client = (typeof CLIENTS)[number];
 const CASES = [
   { name: '100 B, no key', size: 100, keyed: false, compression: 'none' },
@@ -92,7 +103,7 @@ async function runClient(client: Client, bootstrap: string, benchCase: Case): Pr
         producer.send({ topic, acks: -1, compression, messages: records }),
       );
     close = () => producer.disconnect();
-  } else {
+  } else if (client === 'platformatic') {
     const { Producer } = await import('@platformatic/kafka');
     const producer = new Producer({
       clientId: 'bench',
@@ -112,6 +123,8 @@ async function runClient(client: Client, bootstrap: string, benchCase: Case): Pr
         }),
       );
     close = () => producer.close();
+  } else {
+    throw new Error(`${client} runs in Python, not here`);
   }
   await run(WARM_UP);
   const started = performance.now();
@@ -139,11 +152,28 @@ async function main(): Promise<void> {
       const results = new Map<Client, Result[]>(CLIENTS.map((c) => [c, []]));
       for (let round = 0; round < ROUNDS; round++) {
         for (const client of CLIENTS) {
-          const run = spawnSync(
-            process.execPath,
-            [SELF, '--client', client, bootstrap, JSON.stringify(benchCase)],
-            { encoding: 'utf8', timeout: 300_000 },
-          );
+          const run =
+            client === 'confluent-kafka'
+              ? spawnSync(
+                  '/usr/bin/python3',
+                  [
+                    LIBRDKAFKA,
+                    'produce',
+                    bootstrap,
+                    `bench-librdkafka-${Date.now()}`,
+                    String(RECORDS),
+                    String(benchCase.size),
+                    benchCase.keyed ? '1' : '0',
+                    benchCase.compression,
+                    String(WARM_UP),
+                  ],
+                  { encoding: 'utf8', timeout: 300_000 },
+                )
+              : spawnSync(
+                  process.execPath,
+                  [SELF, '--client', client, bootstrap, JSON.stringify(benchCase)],
+                  { encoding: 'utf8', timeout: 300_000 },
+                );
           const line = run.stdout.trim().split('\n').at(-1) ?? '';
           if (run.status !== 0 || !line.startsWith('{')) {
             throw new Error(`${client} failed: ${run.stderr}`);

@@ -10,6 +10,11 @@
       only at the broker thread's next 1 s wake-up (librdkafka < 2.2; confluentinc/librdkafka
       #2879), so a run takes 0.15 s or 1 s depending on timing.
       (consume() waits for num_messages or its timeout, so it never asks for more than are left.)
+  librdkafka-client.py produce BOOTSTRAP TOPIC COUNT SIZE KEYED COMPRESSION WARMUP
+      Produces WARMUP records, then COUNT measured ones of SIZE bytes (acks=all, librdkafka's
+      default batching and linger; KEYED 1: keys `key-<i % 1000>`), one produce() call per
+      record, waiting on poll() whenever its queue is full; times from the first measured
+      produce() to the end of flush().
   librdkafka-client.py latency BOOTSTRAP TOPIC RATE SECONDS SIZE WARMUP_SECONDS
       Produces SIZE-byte records at RATE records/s (acks=all), sending each 1 ms tick's due
       records; latency from produce() to the delivery report, warm-up records not counted.
@@ -46,6 +51,33 @@ def consume(bootstrap, topic, count, partitions, queue='deep'):
     consumer.close()
     print(json.dumps({'records': received, 'bytes': size, 'seconds': elapsed, 'cpuSeconds': cpu,
                       'firstRecordMs': (first - started) * 1000}))
+
+
+def produce(bootstrap, topic, count, size, keyed, compression, warmup):
+    producer = Producer({'bootstrap.servers': bootstrap, 'acks': 'all',
+                         'compression.type': compression})
+    payload = b'x' * size
+
+    def send(total):
+        for i in range(total):
+            key = f'key-{i % 1000}'.encode() if keyed else None
+            while True:
+                try:
+                    producer.produce(topic, payload, key)
+                    break
+                except BufferError:
+                    producer.poll(0.001)
+            if i % 1000 == 0:
+                producer.poll(0)
+        producer.flush(120)
+
+    send(warmup)
+    started = time.perf_counter()
+    cpu_started = time.process_time()
+    send(count)
+    elapsed = time.perf_counter() - started
+    cpu = time.process_time() - cpu_started
+    print(json.dumps({'recordsPerSecond': count / elapsed, 'cpuUsPerRecord': cpu / count * 1e6}))
 
 
 def latency(bootstrap, topic, rate, seconds, size, warmup):
@@ -88,5 +120,8 @@ def latency(bootstrap, topic, rate, seconds, size, warmup):
 if __name__ == '__main__':
     if sys.argv[1] == 'consume':
         consume(sys.argv[2], sys.argv[3], int(sys.argv[4]), int(sys.argv[5]), *sys.argv[6:7])
+    elif sys.argv[1] == 'produce':
+        produce(sys.argv[2], sys.argv[3], int(sys.argv[4]), int(sys.argv[5]), sys.argv[6] == '1',
+                sys.argv[7], int(sys.argv[8]))
     else:
         latency(sys.argv[2], sys.argv[3], float(sys.argv[4]), float(sys.argv[5]), int(sys.argv[6]), float(sys.argv[7]))

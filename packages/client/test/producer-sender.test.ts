@@ -147,10 +147,10 @@ class ScriptedBroker {
 }
 
 /** A sender over the scripted broker; `send` adds records and resolves with their offsets. */
-function setUp(broker: ScriptedBroker, partitions = 1) {
+function setUp(broker: ScriptedBroker, partitions = 1, settings: { lingerMs?: number } = {}) {
   const options = resolveProducerOptions({
     bootstrapServers: ['scripted:9092'],
-    lingerMs: 0,
+    lingerMs: settings.lingerMs ?? 0,
     retryBackoffMs: 5,
     retryBackoffMaxMs: 10,
   });
@@ -196,6 +196,33 @@ function setUp(broker: ScriptedBroker, partitions = 1) {
 }
 
 const summary = (b: SentBatch) => [b.partition, b.producerEpoch, b.baseSequence, b.records];
+
+describe('sender linger', () => {
+  it('sends at once to a leader with less than two requests out, and lingers behind two', async () => {
+    const broker = new ScriptedBroker(() => 0);
+    broker.answerAfterMs = 300;
+    const send = setUp(broker, 1, { lingerMs: 60_000 });
+    const pause = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
+    const first = send(0, 1); // nothing in flight: goes out at once
+    await pause(30);
+    const second = send(0, 1); // one request in flight: goes out at once too
+    await pause(100);
+    const third = send(0, 1); // two in flight: waits for an answer (lingerMs is a minute)
+    await pause(50);
+    assert.equal(broker.inflight, 2, 'the third batch waits');
+    await first;
+    await pause(5);
+    assert.equal(broker.sent.length, 1, 'the second answer is not in yet');
+    assert.equal(broker.inflight, 2, 'the first answer let the third batch go');
+    await third;
+    await second;
+    assert.deepEqual(broker.sent.flat().map(summary), [
+      [0, 0, 0, 1],
+      [0, 0, 1, 1],
+      [0, 0, 2, 1],
+    ]);
+  });
+});
 
 describe('sender idempotence', () => {
   it('starts the partition over with a new epoch when the broker lost the producer state', async () => {

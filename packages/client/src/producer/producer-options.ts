@@ -35,14 +35,15 @@ export interface ProducerOptions<K = RecordBytes, V = RecordBytes> {
   /**
    * How long a batch waits for more records before it is sent (`linger.ms`), at most. Default
    * 5 ms. With `lingerWhenIdle` false (the default) the wait applies only while the partition's
-   * leader has a Produce request in flight: to an idle broker a batch goes out at once.
+   * leader has two Produce requests in flight: to an idle broker, or behind one request, a batch
+   * goes out at once.
    */
   readonly lingerMs?: number;
   /**
-   * Whether batches wait `lingerMs` even when their leader has no request in flight, as
-   * librdkafka and the Java client do. Default false: records reaching an idle broker go out at
-   * once (low latency when traffic is light) and batch up behind requests in flight (full
-   * batches when it is heavy).
+   * Whether batches wait `lingerMs` even when their leader is not busy, as librdkafka and the
+   * Java client do. Default false: records reaching a broker with less than two requests in
+   * flight go out at once (low latency when traffic is light, and the broker always has the next
+   * request), and batch up behind two requests in flight (full batches when it is heavy).
    */
   readonly lingerWhenIdle?: boolean;
   /** Records waiting to be sent or acknowledged, at most (`buffer.memory`). Default 32 MiB. */
