@@ -25,7 +25,7 @@ import {
 } from '../src/index.ts';
 import { createTopic, fill, rawConnection, waitFor } from './consumer-support.ts';
 import { startBroker, type TestBroker } from './helpers.ts';
-import { kcat, missingCommand, run } from './producer-support.ts';
+import { kcat, missingCommand, run, sortByPosition } from './producer-support.ts';
 
 const PYTHON = '/usr/bin/python3';
 const DRIVER = join(import.meta.dirname, 'consumer-interop-driver.py');
@@ -193,15 +193,7 @@ function librdkafkaRecords(codec: string) {
   }));
 }
 
-function sortWritten(records: Written[]): Written[] {
-  return records.sort((a, b) =>
-    a.topic !== b.topic
-      ? a.topic < b.topic
-        ? -1
-        : 1
-      : a.partition - b.partition || Number(BigInt(a.offset) - BigInt(b.offset)),
-  );
-}
+const sortWritten = sortByPosition<Written>;
 
 /** Both own two partitions, together all four. */
 function splitEvenly(a: Reads, b: Reads): boolean {

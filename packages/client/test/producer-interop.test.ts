@@ -15,6 +15,7 @@ import {
   missingCommand,
   PYTHON,
   run,
+  sortByPosition,
 } from './producer-support.ts';
 
 const CODECS = ['none', 'gzip', 'snappy', 'lz4', 'zstd'] as const;
@@ -73,15 +74,7 @@ function expected(topic: string, sent: Sent[], answers: RecordMetadata[]): Seen[
   );
 }
 
-function sort(seen: Seen[]): Seen[] {
-  return seen.sort((a, b) =>
-    a.topic !== b.topic
-      ? a.topic < b.topic
-        ? -1
-        : 1
-      : a.partition - b.partition || Number(BigInt(a.offset) - BigInt(b.offset)),
-  );
-}
+const sort = sortByPosition<Seen>;
 
 const missingKcat = missingCommand('kcat', ['-V'], 'kcat');
 const missingConfluent = missingCommand(

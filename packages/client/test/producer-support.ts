@@ -85,6 +85,19 @@ export async function readRecords(
 // ---- external clients -----------------------------------------------------------------------
 
 export const PYTHON = '/usr/bin/python3';
+
+/** Records in log order: by topic, partition, then offset (a decimal string). */
+export function sortByPosition<T extends { topic: string; partition: number; offset: string }>(
+  records: T[],
+): T[] {
+  return records.sort((a, b) =>
+    a.topic !== b.topic
+      ? a.topic < b.topic
+        ? -1
+        : 1
+      : a.partition - b.partition || Number(BigInt(a.offset) - BigInt(b.offset)),
+  );
+}
 const IN_CI = process.env.CI !== undefined && process.env.CI !== '' && process.env.CI !== 'false';
 
 /** Why a command cannot run here (undefined when it can). */
