@@ -64,8 +64,11 @@ export class BrokerContext {
   readonly groups: GroupCoordinator;
   private offsetsTopicCreation: Promise<number> | undefined;
   private readonly appendWaiters = new Set<() => void>();
-  /** Names of topics between their checks and their stored metadata (see createTopic). */
-  private readonly topicsBeingCreated = new Set<string>();
+  /**
+   * Topics between their checks and their stored metadata (see createTopic), with the write of
+   * that metadata.
+   */
+  private readonly topicsBeingCreated = new Map<string, Promise<unknown>>();
   /** The broker defaults of topic configs with the dynamic broker configs applied (cached). */
   private brokerLog: LogConfig | undefined;
   /** Admin changes (topic deletion, partitions, configs) run one at a time, as on a controller. */
@@ -192,7 +195,7 @@ export class BrokerContext {
     }
     const collision = [
       ...this.metadata.topics().map((t) => t.name),
-      ...this.topicsBeingCreated,
+      ...this.topicsBeingCreated.keys(),
     ].find((name) => name.replaceAll('.', '_') === request.name.replaceAll('.', '_'));
     if (collision) {
       return {
@@ -250,16 +253,17 @@ export class BrokerContext {
     }
     // From the checks above (no await between) to the stored topic, the name is taken: a second
     // creation of it at the same time gets TOPIC_ALREADY_EXISTS rather than a second topic.
-    this.topicsBeingCreated.add(request.name);
+    const stored = this.metadata.createTopic({
+      name: request.name,
+      partitionCount: partitions,
+      replicationFactor,
+      configs: request.configs,
+      isInternal: request.isInternal ?? false,
+    });
+    this.topicsBeingCreated.set(request.name, stored);
     let topic: TopicMetadata;
     try {
-      topic = await this.metadata.createTopic({
-        name: request.name,
-        partitionCount: partitions,
-        replicationFactor,
-        configs: request.configs,
-        isInternal: request.isInternal ?? false,
-      });
+      topic = await stored;
     } finally {
       this.topicsBeingCreated.delete(request.name);
     }
@@ -315,7 +319,12 @@ export class BrokerContext {
       configs: {},
       validateOnly: false,
     });
-    if (result.error?.errorCode === ErrorCode.TOPIC_ALREADY_EXISTS) return undefined;
+    if (result.error?.errorCode === ErrorCode.TOPIC_ALREADY_EXISTS) {
+      // Another request is creating it (a client asking on two connections at once): its
+      // metadata is stored in a moment, and the caller describes the topic once it is.
+      await this.topicsBeingCreated.get(name)?.catch(() => {});
+      return undefined;
+    }
     return result.error;
   }
 

@@ -1182,3 +1182,33 @@ describe('IncrementalAlterConfigs at the same time', () => {
     assert.deepEqual(broker.context.metadata.topic('shared')?.configs, Object.fromEntries(changes));
   });
 });
+
+describe('auto-creation on Metadata at the same time', () => {
+  it('describes the topic with its partitions to every request that asked for it', async (t) => {
+    const { port } = await startTestBroker(t, { properties: { 'num.partitions': '3' } });
+    const clients = await Promise.all(Array.from({ length: 4 }, () => RawClient.connect(port)));
+    t.after(() => {
+      for (const client of clients) client.close();
+    });
+    // librdkafka asks on its bootstrap connection and its broker connection at once.
+    const answers = await Promise.all(
+      clients.map((client) =>
+        client.request(ApiKey.Metadata, 9, MetadataRequest, MetadataResponse, {
+          topics: [{ name: 'wanted', topicId: ZERO_UUID }],
+          allowAutoTopicCreation: true,
+          includeClusterAuthorizedOperations: false,
+          includeTopicAuthorizedOperations: false,
+        }),
+      ),
+    );
+    assert.deepEqual(
+      answers.map((answer) => [answer.topics[0]?.errorCode, answer.topics[0]?.partitions.length]),
+      [
+        [ErrorCode.NONE, 3],
+        [ErrorCode.NONE, 3],
+        [ErrorCode.NONE, 3],
+        [ErrorCode.NONE, 3],
+      ],
+    );
+  });
+});
