@@ -65,10 +65,14 @@ export class TimeIndex {
 
   /**
    * Full one entry early, as Kafka's time index: the last slot is kept for the segment's final
-   * max timestamp (`maybeAppend` with `final`), so it survives a restart.
+   * max timestamp (`maybeAppend` with `final`), so it survives a restart. Even when it is the
+   * only slot (`segment.index.bytes` under two entries): such an index takes no entry on the way
+   * and is full from the start, so each append gets a segment of its own (Kafka rolls on a full
+   * time index too). Were that slot handed out, the final entry would find no room, and a clean
+   * restart, which trusts the last entry, would lose the max of the batches after it.
    */
   get isFull(): boolean {
-    return this.entries.length >= Math.max(1, this.entries.maxEntries - 1);
+    return this.entries.length >= this.entries.maxEntries - 1;
   }
 
   get memoryBytes(): number {
@@ -79,6 +83,12 @@ export class TimeIndex {
   get lastTimestamp(): bigint | undefined {
     const count = this.entries.length;
     return count === 0 ? undefined : this.timestampAt(count - 1);
+  }
+
+  /** The offset of the last entry, or undefined when the index is empty. */
+  get lastOffset(): bigint | undefined {
+    const count = this.entries.length;
+    return count === 0 ? undefined : this.baseOffset + BigInt(this.relativeAt(count - 1));
   }
 
   private timestampAt(i: number): bigint {

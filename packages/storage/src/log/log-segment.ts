@@ -369,6 +369,9 @@ export class LogSegment {
     });
     this.size = valid;
     this.forgetReadHints();
+    // As Kafka's recover: the max timestamp goes into the time index (its reserved slot when the
+    // rebuild filled it), so that a later open that trusts this segment's files finds it there.
+    this.recordFinalTimestamp();
     return fileSize - valid;
   }
 
@@ -604,7 +607,11 @@ export class LogSegment {
     // The index files lose the cut entries now, durably (see writeIndexes), before new batches
     // land at the positions they point to.
     await this.writeIndexes({ sync: false });
-    // Recompute the tail state from the last index entry left.
+    // Recompute the tail state from the index entries left: the time index's last entry, then
+    // the batches after it (Kafka's readLargestTimestamp). Not merely those after the last offset
+    // index entry: a time index that filled up during an append took no entry for the batches
+    // after that point (the offset index did), and the final entry covering them may be cut.
+    const hadTimestamps = this.maxTimestamp >= 0n;
     this.nextOffset = this.baseOffset;
     this.maxTimestamp = -1n;
     this.offsetOfMaxTimestamp = this.baseOffset;
@@ -614,7 +621,12 @@ export class LogSegment {
       this.maxTimestamp = lastTimestamp;
       this.offsetOfMaxTimestamp = this.timeIndex.lookup(lastTimestamp + 1n);
     }
-    const from = this.offsetIndex.lookup(this.offsetIndex.lastOffset);
+    // Without timestamps in the segment, the time index has nothing to add: only the next offset
+    // is wanted, from the last offset index entry.
+    const timeCoveredTo = hadTimestamps
+      ? (this.timeIndex.lastOffset ?? this.baseOffset)
+      : this.offsetIndex.lastOffset;
+    const from = this.offsetIndex.lookup(timeCoveredTo);
     this.bytesSinceLastIndexEntry = 0;
     await this.scanBatches(from.position, this.size, (header, batchPosition) => {
       this.noteBatch(header.baseOffset + BigInt(header.lastOffsetDelta), header.maxTimestamp);
@@ -661,11 +673,10 @@ export class LogSegment {
     }
   }
 
-  /** Flushes everything and closes the segment's files (it can be reopened with `open`). */
   /**
-   * The segment takes no more appends (a roll, or the log closing): its final max timestamp goes
-   * into the time index, so a restart knows it without scanning the log (as Kafka's
-   * onBecomeInactiveSegment).
+   * The segment takes no more appends (a roll, or the log closing) or was just rebuilt: its final
+   * max timestamp goes into the time index, in the slot the index keeps for it, so a restart that
+   * trusts the index knows it without scanning the log (as Kafka's onBecomeInactiveSegment).
    */
   recordFinalTimestamp(): void {
     if (this.maxTimestamp >= 0n) {
@@ -673,6 +684,7 @@ export class LogSegment {
     }
   }
 
+  /** Flushes everything and closes the segment's files (it can be reopened with `open`). */
   async close(): Promise<void> {
     this.recordFinalTimestamp();
     await this.writeIndexes({ sync: true });

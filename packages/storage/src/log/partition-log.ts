@@ -631,8 +631,19 @@ export class PartitionLog {
     // new file durable, and a crash must not keep it while losing the end of this one, a hole
     // recovery cannot see. Kafka flushes on a roll too. Through `flush`, so that this fsync never
     // runs beside another one (after a failed fsync, a later one succeeds without the data).
-    this.activeSegment.recordFinalTimestamp();
+    const finished = this.activeSegment;
+    finished.recordFinalTimestamp();
     await this.flush();
+    // A flush with nothing new to make durable skips the segment, leaving that final time index
+    // entry in memory until the close; a process that died first would restart without it and
+    // trust a time index short of the segment's max. Kafka writes it into the mapped file at
+    // once: it is written here (not synced, like any index entry between flushes).
+    try {
+      await finished.writeIndexes({ sync: false });
+    } catch (error) {
+      this.failure = error as Error;
+      throw new LogIoError(`index write of ${this.directory} failed`, { cause: error });
+    }
     this.segments.push(await LogSegment.create(baseOffset, this.segmentOptions()));
     await this.snapshotProducerState(baseOffset);
   }

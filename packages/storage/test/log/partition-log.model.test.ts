@@ -1473,6 +1473,112 @@ describe('PartitionLog regressions found by the model and crash tests', () => {
     await log.close();
   });
 
+  describe('keeps the max timestamp when the time index fills up within an append', () => {
+    // The shrunk counterexample: one append of four batches (1+1+2+1 records) whose max
+    // timestamp (T0 + 1, offset 3) is in the third. With index.interval.bytes 75 the offset index
+    // takes entries at the second and the fourth batch; the time index can only take one at the
+    // second (T0, offset 0), after which it is full: the third batch's max is in no entry until
+    // the segment records its final one, in the slot the time index keeps for it.
+    const batches = (): Buffer[] =>
+      [
+        { baseTimestamp: 0, deltas: [0] },
+        { baseTimestamp: 0, deltas: [0] },
+        { baseTimestamp: 0, deltas: [0, 1] },
+        { baseTimestamp: 0, deltas: [0] },
+      ].map(({ baseTimestamp, deltas }) =>
+        encodeSpec({
+          baseTimestamp,
+          records: deltas.map((timestampDelta) => ({ key: null, value: null, timestampDelta })),
+        }),
+      );
+    const expected = { timestamp: T0 + 1n, offset: 3n };
+    const config = (segmentIndexBytes: number): Partial<PartitionLogConfig> => ({
+      segmentBytes: 200,
+      indexIntervalBytes: 75,
+      segmentIndexBytes,
+      segmentMs: 1000,
+    });
+
+    /** The relative offsets of the `.index` entries of segment 0 on disk. */
+    async function offsetIndexEntries(disk: MemoryFileSystem): Promise<number[]> {
+      const bytes = await disk.readFile(`${DIRECTORY}/${'0'.repeat(20)}.index`);
+      return Array.from({ length: bytes.length / 8 }, (_, i) => bytes.readInt32BE(i * 8));
+    }
+
+    /** The `.timeindex` entries of segment 0 on disk. */
+    async function timeIndexEntries(
+      disk: MemoryFileSystem,
+    ): Promise<{ timestamp: bigint; offset: bigint }[]> {
+      const bytes = await disk.readFile(`${DIRECTORY}/${'0'.repeat(20)}.timeindex`);
+      return Array.from({ length: bytes.length / 12 }, (_, i) => ({
+        timestamp: bytes.readBigInt64BE(i * 12),
+        offset: BigInt(bytes.readInt32BE(i * 12 + 8)),
+      }));
+    }
+
+    it('across a clean restart, with a time index of one slot (segment.index.bytes 16)', async () => {
+      const s = scenario(config(16));
+      let log = await s.open();
+      await (await log.append(Buffer.concat(batches()), { leaderEpoch: 1 })).durable;
+      assert.deepEqual(await offsetIndexEntries(s.disk), [1, 4], 'the shrunk case index layout');
+      assert.deepEqual(log.maxTimestampAndOffset(), expected);
+      await log.close();
+      // The one slot is the final entry's: no entry took it on the way.
+      assert.deepEqual(await timeIndexEntries(s.disk), [expected]);
+      log = await s.open({ cleanShutdown: true, recoveryPoint: 5n });
+      assert.deepEqual(log.maxTimestampAndOffset(), expected);
+      assert.deepEqual(await log.offsetForTimestamp(T0 + 1n), { offset: 2n, timestamp: T0 + 1n });
+      // Such an index is full from the start: the next append rolls (as Kafka does).
+      await log.append(simpleBatch('next', 1), { leaderEpoch: 1 });
+      assert.deepEqual(log.segmentBaseOffsets, [0n, 5n]);
+      assert.deepEqual(log.maxTimestampAndOffset(), expected);
+      await log.close();
+    });
+
+    it('through a truncation that keeps the batch with the max', async () => {
+      const s = scenario(config(24));
+      const log = await s.open();
+      const last = encodeSpec({
+        baseTimestamp: 1,
+        records: [0, 1].map((timestampDelta) => ({ key: null, value: null, timestampDelta })),
+      });
+      await (await log.append(Buffer.concat([...batches(), last]), { leaderEpoch: 1 })).durable;
+      assert.deepEqual(await offsetIndexEntries(s.disk), [1, 4]);
+      assert.deepEqual(log.maxTimestampAndOffset(), { timestamp: T0 + 2n, offset: 6n });
+      await log.truncateTo(5n); // the last batch goes, the time index keeps only (T0, 0)
+      assert.equal(log.logEndOffset, 5n);
+      assert.deepEqual(log.maxTimestampAndOffset(), expected);
+      await log.close();
+    });
+
+    it('across a process death after a roll whose flush had nothing to do', async () => {
+      const s = scenario(config(24));
+      const log = await s.open();
+      await (await log.append(Buffer.concat(batches()), { leaderEpoch: 1 })).durable;
+      // The time index is full: this append rolls, when everything is flushed already.
+      await (await log.append(simpleBatch('next', 1), { leaderEpoch: 1 })).durable;
+      assert.deepEqual(log.segmentBaseOffsets, [0n, 5n]);
+      // Dropped without a close: segment 0, below the recovery point, is trusted as it is.
+      const reopened = await s.open({ recoveryPoint: log.recoveryPoint });
+      assert.deepEqual(reopened.maxTimestampAndOffset(), expected);
+      await reopened.close();
+    });
+
+    it('across a process death after a recovery that rebuilt the indexes', async () => {
+      const s = scenario(config(24));
+      let log = await s.open();
+      await (await log.append(Buffer.concat(batches()), { leaderEpoch: 1 })).durable;
+      await (await log.append(simpleBatch('next', 1), { leaderEpoch: 1 })).durable; // rolls
+      await log.close();
+      log = await s.open({ recoveryPoint: 0n }); // unclean: every segment rebuilt
+      assert.deepEqual(log.maxTimestampAndOffset(), expected);
+      // Dropped without a close: this time segment 0 is trusted, as the recovery wrote it.
+      log = await s.open({ recoveryPoint: log.recoveryPoint });
+      assert.deepEqual(log.maxTimestampAndOffset(), expected);
+      await log.close();
+    });
+  });
+
   it('makes a finished segment durable on a roll, so a crash cannot keep a later segment without it', async () => {
     const s = scenario({ segmentBytes: 100, flushMessages: UNLIMITED });
     const log = await s.open();
