@@ -2,7 +2,8 @@
  * Runs librdkafka's regression tests (the suite build.sh builds) against Brook, one test per
  * runner process, each against a fresh broker with its own data directory, port and time limit,
  * and prints a table: test id, result, seconds, sub-tests passed, reason of a failure; then the
- * plain line `N passed, N failed`. Exits 0 only when every selected test passed.
+ * plain line `N passed, N failed`. Exits 0 only when every selected test passed. With `--jobs N`,
+ * N tests run at once (each still with its own broker); rows are printed as tests end.
  *
  * A test id is a test number of the suite (`0012`): the runner (`TESTS=0012 test-runner -L`)
  * runs every test of that number that needs a broker, and none of those that run on the client's
@@ -21,6 +22,7 @@
  *   --list FILE       run the ids listed in FILE (one a line, `#` comments); without ids,
  *                     --list or --all: passing.txt
  *   --all             run every id of the 0000-0999 range that needs a broker
+ *   --jobs N          tests run at once (default 1; the suite's tests mostly wait on timers)
  *   --timeout S       per-test time limit in seconds (default 180)
  *   --multiplier X    the suite's test.timeout.multiplier (default 2)
  *   --out DIR         where logs and results.tsv go (default .work/results/<date>)
@@ -39,7 +41,6 @@ import {
   rmSync,
   writeFileSync,
 } from 'node:fs';
-import { createServer } from 'node:net';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
@@ -74,6 +75,7 @@ const { values, positionals } = parseArgs({
     suite: { type: 'string' },
     list: { type: 'string' },
     all: { type: 'boolean', default: false },
+    jobs: { type: 'string', default: '1' },
     timeout: { type: 'string', default: '180' },
     multiplier: { type: 'string', default: '2' },
     out: { type: 'string' },
@@ -85,6 +87,11 @@ const { values, positionals } = parseArgs({
 const suite = resolve(values.suite ?? findSuite());
 const testsDir = join(suite, 'tests');
 const timeoutSeconds = Number(values.timeout);
+const jobs = Number(values.jobs);
+if (!(Number.isInteger(jobs) && jobs >= 1 && jobs <= 16)) {
+  console.error(`--jobs must be 1..16, got ${values.jobs}`);
+  process.exit(2);
+}
 const outDir = resolve(
   values.out ?? join(HERE, '.work/results', new Date().toISOString().replace(/[:.]/g, '-')),
 );
@@ -98,17 +105,18 @@ if (ids.length === 0) {
 }
 
 const stopping = { now: false };
-let current: ChildProcess[] = [];
+/** Every broker and runner alive, of all the tests running at once. */
+const children = new Set<ChildProcess>();
 for (const signal of ['SIGINT', 'SIGTERM'] as const) {
   process.on(signal, () => {
     stopping.now = true;
-    for (const child of current) child.kill('SIGKILL');
+    for (const child of children) child.kill('SIGKILL');
   });
 }
 
 console.log(`librdkafka suite: ${suite}`);
 console.log(`logs: ${outDir}`);
-console.log(`${ids.length} test(s), ${timeoutSeconds} s each at most\n`);
+console.log(`${ids.length} test(s), ${timeoutSeconds} s each at most, ${jobs} at a time\n`);
 const header = `${'test'.padEnd(20)} ${'result'.padEnd(8)} ${'seconds'.padStart(7)} ${'sub'.padStart(4)}  reason`;
 console.log(header);
 console.log('-'.repeat(header.length + 20));
@@ -116,9 +124,18 @@ const resultsFile = join(outDir, 'results.tsv');
 writeFileSync(resultsFile, 'id\tresult\tseconds\tsubtests_passed\treason\n');
 
 const results: Result[] = [];
-for (const id of ids) {
-  if (stopping.now) break;
-  const result = await runOne(id);
+const queue = [...ids];
+const suiteStarted = performance.now();
+await Promise.all(Array.from({ length: Math.min(jobs, ids.length) }, () => runQueue()));
+
+/** One of the `--jobs` workers: takes the next id until none is left. */
+async function runQueue(): Promise<void> {
+  for (let id = queue.shift(); id !== undefined && !stopping.now; id = queue.shift()) {
+    report(await runOne(id));
+  }
+}
+
+function report(result: Result): void {
   results.push(result);
   appendFileSync(
     resultsFile,
@@ -142,6 +159,7 @@ const skipped = results.filter((r) => r.result === 'skipped').length;
 console.log('');
 if (skipped > 0) console.log(`${skipped} skipped (counted as not passing)`);
 console.log(`${passed} passed, ${failed} failed`);
+console.log(`in ${((performance.now() - suiteStarted) / 1000).toFixed(0)} s`);
 process.exitCode = passed === ids.length ? 0 : 1;
 
 /** The tree build.sh left under .work/ (or BROOK_RDKAFKA_WORK). */
@@ -210,39 +228,36 @@ function selectIds(): string[] {
   return ids;
 }
 
-async function freePort(): Promise<number> {
-  const server = createServer();
-  server.listen(0, '127.0.0.1');
-  await once(server, 'listening');
-  const address = server.address();
-  server.close();
-  await once(server, 'close');
-  if (address === null || typeof address === 'string') throw new Error('no port');
-  return address.port;
-}
-
-/** Starts a broker; resolves once it prints that it listens. */
+/**
+ * Starts a broker on a port the system picks (no race between tests running at once); resolves
+ * with it and that port once it prints that it listens.
+ */
 async function startBroker(
-  port: number,
   dataDir: string,
   settings: Record<string, string>,
   logPath: string,
-): Promise<ChildProcess> {
-  const args = [CLI, 'serve', '--port', String(port), '--data-dir', dataDir];
+): Promise<{ broker: ChildProcess; port: number }> {
+  const args = [CLI, 'serve', '--port', '0', '--data-dir', dataDir];
   args.push('--log-level', values['broker-log-level']);
   for (const [key, value] of Object.entries(settings)) args.push('--set', `${key}=${value}`);
   const broker = spawn(process.execPath, args, { stdio: ['ignore', 'pipe', 'pipe'] });
+  children.add(broker);
+  broker.on('exit', () => children.delete(broker));
   const log = createWriteStream(logPath);
   broker.stdout.pipe(log);
   broker.stderr.pipe(log);
   let seen = '';
-  await new Promise<void>((resolveReady, reject) => {
-    const timer = setTimeout(() => reject(new Error('broker did not start within 30 s')), 30_000);
+  const port = await new Promise<number>((resolveReady, reject) => {
+    const timer = setTimeout(() => {
+      broker.kill('SIGKILL');
+      reject(new Error('broker did not start within 30 s'));
+    }, 30_000);
     broker.stdout.on('data', (chunk: Buffer) => {
       if (seen.length < 10_000) seen += chunk.toString('utf8');
-      if (seen.includes('Brook is listening')) {
+      const listening = /Brook is listening on [^\s]*:(\d+) /.exec(seen);
+      if (listening !== null) {
         clearTimeout(timer);
-        resolveReady();
+        resolveReady(Number(listening[1]));
       }
     });
     broker.on('exit', (code) => {
@@ -250,7 +265,7 @@ async function startBroker(
       reject(new Error(`broker exited with ${code} before listening`));
     });
   });
-  return broker;
+  return { broker, port };
 }
 
 async function stopBroker(broker: ChildProcess): Promise<void> {
@@ -276,14 +291,17 @@ async function runOne(id: string): Promise<Result> {
   rmSync(dataDir, { recursive: true, force: true });
   const started = performance.now();
   const seconds = () => (performance.now() - started) / 1000;
-  const port = await freePort();
   let broker: ChildProcess;
+  let port: number;
   try {
-    broker = await startBroker(port, dataDir, brokerSettings(scenario), `${logBase}.broker.log`);
+    ({ broker, port } = await startBroker(
+      dataDir,
+      brokerSettings(scenario),
+      `${logBase}.broker.log`,
+    ));
   } catch (error) {
     return { id, result: 'failed', seconds: seconds(), subtestsPassed: 0, reason: String(error) };
   }
-  current = [broker];
   const confPath = `${logBase}.test.conf`;
   writeFileSync(
     confPath,
@@ -316,7 +334,8 @@ async function runOne(id: string): Promise<Result> {
         .join(':'),
     },
   });
-  current.push(runner);
+  children.add(runner);
+  runner.on('exit', () => children.delete(runner));
   const chunks: Buffer[] = [];
   const log = createWriteStream(`${logBase}.log`);
   for (const stream of [runner.stdout, runner.stderr]) {
@@ -335,7 +354,6 @@ async function runOne(id: string): Promise<Result> {
   log.end();
   const brokerDied = broker.exitCode !== null || broker.signalCode !== null;
   await stopBroker(broker);
-  current = [];
   const elapsed = seconds();
   const output = Buffer.concat(chunks).toString('utf8').replace(ANSI, '');
   const verdict = judge(output, number, code, signal, timedOut);
