@@ -626,7 +626,7 @@ export class PartitionLog {
 
   /** Closes the active segment for appends and starts a new one at `baseOffset`. */
   private async roll(baseOffset: bigint): Promise<void> {
-    // Everything so far is made durable (the finished segment's indexes written too) before the
+    // Everything so far is made durable (the finished segment's indexes too, below) before the
     // next segment exists: any later directory sync (a flush, a checkpoint, a deletion) makes the
     // new file durable, and a crash must not keep it while losing the end of this one, a hole
     // recovery cannot see. Kafka flushes on a roll too. Through `flush`, so that this fsync never
@@ -634,12 +634,13 @@ export class PartitionLog {
     const finished = this.activeSegment;
     finished.recordFinalTimestamp();
     await this.flush();
-    // A flush with nothing new to make durable skips the segment, leaving that final time index
-    // entry in memory until the close; a process that died first would restart without it and
-    // trust a time index short of the segment's max. Kafka writes it into the mapped file at
-    // once: it is written here (not synced, like any index entry between flushes).
+    // The finished segment's index files are made durable too, its final time index entry with
+    // them (a flush with nothing new to sync skips the segment and would leave that entry in
+    // memory). The segment is below the recovery point from now on, and an open after a crash
+    // trusts the index files of such a segment: a short time index would lose the segment's max
+    // timestamp. Kafka's roll flushes the old segment's indexes as well.
     try {
-      await finished.writeIndexes({ sync: false });
+      await finished.writeIndexes({ sync: true });
     } catch (error) {
       this.failure = error as Error;
       throw new LogIoError(`index write of ${this.directory} failed`, { cause: error });

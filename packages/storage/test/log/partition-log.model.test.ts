@@ -1564,6 +1564,21 @@ describe('PartitionLog regressions found by the model and crash tests', () => {
       await reopened.close();
     });
 
+    it("across a power loss after a roll: the roll syncs the finished segment's indexes", async () => {
+      const s = scenario(config(24));
+      const log = await s.open();
+      await (await log.append(Buffer.concat(batches()), { leaderEpoch: 1 })).durable;
+      await (await log.append(simpleBatch('next', 1), { leaderEpoch: 1 })).durable; // rolls
+      assert.deepEqual(log.segmentBaseOffsets, [0n, 5n]);
+      const recoveryPoint = log.recoveryPoint;
+      assert.equal(recoveryPoint, 6n, 'segment 0 is below the recovery point');
+      s.disk.crash(); // unsynced writes are lost; segment 0 is trusted as it is on disk
+      assert.deepEqual((await timeIndexEntries(s.disk)).at(-1), expected, 'the final entry');
+      const reopened = await s.open({ recoveryPoint });
+      assert.deepEqual(reopened.maxTimestampAndOffset(), expected);
+      await reopened.close();
+    });
+
     it('across a process death after a recovery that rebuilt the indexes', async () => {
       const s = scenario(config(24));
       let log = await s.open();
