@@ -615,7 +615,9 @@ export class LogSegment {
     this.nextOffset = this.baseOffset;
     this.maxTimestamp = -1n;
     this.offsetOfMaxTimestamp = this.baseOffset;
-    this.firstBatchTimestamp = undefined;
+    // The first batch stays unless it went too (as Kafka's rollingBasedTimestamp): the scan below
+    // starts further on, and segment.ms counts from the first batch.
+    if (this.size === 0) this.firstBatchTimestamp = undefined;
     const lastTimestamp = this.timeIndex.lastTimestamp;
     if (lastTimestamp !== undefined) {
       this.maxTimestamp = lastTimestamp;

@@ -1594,6 +1594,20 @@ describe('PartitionLog regressions found by the model and crash tests', () => {
     });
   });
 
+  it("counts segment.ms from the segment's first batch after a truncation that keeps it", async () => {
+    const s = scenario({ segmentMs: 100, indexIntervalBytes: 1 });
+    const log = await s.open();
+    const at = (baseTimestamp: number) =>
+      encodeSpec({ baseTimestamp, records: [{ key: null, value: null, timestampDelta: 0 }] });
+    for (const timestamp of [0, 50, 60]) await log.append(at(timestamp), { leaderEpoch: 0 });
+    await log.truncateTo(2n); // keeps T0 and T0 + 50; index entries at every batch
+    await log.append(at(99), { leaderEpoch: 0 });
+    assert.deepEqual(log.segmentBaseOffsets, [0n], '99 ms after the first batch: no roll');
+    await log.append(at(120), { leaderEpoch: 0 });
+    assert.deepEqual(log.segmentBaseOffsets, [0n, 3n], '120 ms after the first batch: a roll');
+    await log.close();
+  });
+
   it('makes a finished segment durable on a roll, so a crash cannot keep a later segment without it', async () => {
     const s = scenario({ segmentBytes: 100, flushMessages: UNLIMITED });
     const log = await s.open();
