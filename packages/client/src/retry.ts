@@ -1,6 +1,8 @@
 /**
- * Retries with exponential backoff and full jitter, for retriable failures only (Kafka's
- * `retry.backoff.ms` / `retry.backoff.max.ms`, KIP-580).
+ * Retries with exponential backoff and "equal jitter", for retriable failures only (Kafka's
+ * `retry.backoff.ms` / `retry.backoff.max.ms`, KIP-580): the wait before attempt n is random in
+ * [b/2, b] with b = min(maxBackoffMs, initialBackoffMs * 2^(n-1)), so it never drops below half
+ * the current step (full jitter would draw from [0, b]).
  */
 import { AbortedError, isRetriableError, RetriesExhaustedError } from './errors.ts';
 

@@ -33,6 +33,7 @@ import {
   Admin,
   Connection,
   KafkaProtocolError,
+  type LogLevel,
   RetriesExhaustedError,
   silentLogger,
 } from '../src/index.ts';
@@ -774,6 +775,83 @@ describe('admin', () => {
       apiKey === ApiKey.DeleteGroups ? ErrorCode.NOT_COORDINATOR : undefined;
     const [notDeleted] = await stubborn.deleteGroups(['g']);
     assertKafkaError(notDeleted!.error, ErrorCode.NOT_COORDINATOR, 'group g');
+    proxy.inject = () => undefined;
+  });
+
+  it('sends a request once on a non-retriable error and again on a retriable one', async (t) => {
+    const proxy = await startProxy(t);
+    const { port } = await startBroker(t, {
+      'advertised.listeners': `PLAINTEXT://127.0.0.1:${proxy.port}`,
+    });
+    proxy.upstreamPort = port;
+    const logged: { level: LogLevel; msg: string; fields: Record<string, unknown> | undefined }[] =
+      [];
+    const admin = new Admin({
+      bootstrapServers: [`127.0.0.1:${proxy.port}`],
+      retry: { ...FAST_RETRY, retries: 10 },
+      logger: { log: (level, msg, fields) => logged.push({ level, msg, fields }) },
+    });
+    t.after(() => admin.close());
+    const count = (apiKey: number) => proxy.seen.get(apiKey) ?? 0;
+    const retriesLogged = () => logged.filter((e) => e.msg === 'admin: retrying');
+    const [created] = await admin.createTopics([{ name: 'audited', partitions: 1 }]);
+    assert.equal(created!.error, null);
+    const [committed] = await admin.alterGroupOffsets('g', [
+      { topic: 'audited', partition: 0, offset: 0n },
+    ]);
+    assert.equal(committed!.error, null);
+    assert.equal(retriesLogged().length, 0);
+    const coordinatorLookups = count(ApiKey.FindCoordinator);
+
+    // Non-retriable: the error is the group's result at once, after one DescribeGroups.
+    assert.equal(new KafkaProtocolError(ErrorCode.GROUP_AUTHORIZATION_FAILED).retriable, false);
+    proxy.inject = (apiKey) =>
+      apiKey === ApiKey.DescribeGroups ? ErrorCode.GROUP_AUTHORIZATION_FAILED : undefined;
+    let before = count(ApiKey.DescribeGroups);
+    const [denied] = await admin.describeGroups(['g']);
+    assertKafkaError(denied!.error, ErrorCode.GROUP_AUTHORIZATION_FAILED, 'group g');
+    assert.equal(count(ApiKey.DescribeGroups), before + 1, 'DescribeGroups was sent once');
+    assert.equal(count(ApiKey.FindCoordinator), coordinatorLookups);
+    assert.equal(retriesLogged().length, 0);
+
+    // A broker-level non-retriable error rejects listGroups, after one ListGroups.
+    proxy.inject = (apiKey) =>
+      apiKey === ApiKey.ListGroups ? ErrorCode.INVALID_REQUEST : undefined;
+    before = count(ApiKey.ListGroups);
+    await assert.rejects(admin.listGroups(), (error) => {
+      assertKafkaError(error, ErrorCode.INVALID_REQUEST, 'broker 1');
+      return true;
+    });
+    assert.equal(count(ApiKey.ListGroups), before + 1, 'ListGroups was sent once');
+    assert.equal(retriesLogged().length, 0);
+
+    // Retriable, once: sent again (the coordinator looked up again) and answered.
+    before = count(ApiKey.DescribeGroups);
+    proxy.inject = (apiKey, n) =>
+      apiKey === ApiKey.DescribeGroups && n === before + 1
+        ? ErrorCode.COORDINATOR_LOAD_IN_PROGRESS
+        : undefined;
+    const [described] = await admin.describeGroups(['g']);
+    assert.equal(described!.error, null);
+    assert.equal(described!.state, 'Empty');
+    assert.equal(count(ApiKey.DescribeGroups), before + 2);
+    assert.equal(count(ApiKey.FindCoordinator), coordinatorLookups + 1);
+    const [retrying] = retriesLogged();
+    assert.equal(retrying?.level, 'debug');
+    assert.equal(retrying?.fields?.attempt, 1);
+    assert.equal(retrying?.fields?.items, 1);
+    assert.match(String(retrying?.fields?.error), /COORDINATOR_LOAD_IN_PROGRESS.*group g/);
+
+    before = count(ApiKey.ListGroups);
+    proxy.inject = (apiKey, n) =>
+      apiKey === ApiKey.ListGroups && n === before + 1
+        ? ErrorCode.COORDINATOR_LOAD_IN_PROGRESS
+        : undefined;
+    assert.deepEqual(
+      (await admin.listGroups()).map((g) => g.groupId),
+      ['g'],
+    );
+    assert.equal(count(ApiKey.ListGroups), before + 2);
     proxy.inject = () => undefined;
   });
 });
