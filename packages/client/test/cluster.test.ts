@@ -33,16 +33,18 @@ describe('connection and cluster', () => {
     t.after(() => connection.close());
     assert.equal(connection.versionFor(MetadataRequest), 12);
     assert.equal(connection.versionFor(MetadataRequest, 9), 9);
-    const answers = await Promise.all(
-      Array.from({ length: 50 }, (_, i) =>
-        connection.request(
-          MetadataRequest,
-          MetadataResponse,
-          { topics: [] },
-          { version: i % 2 === 0 ? 12 : 1 },
-        ),
+    const pending = Array.from({ length: 50 }, (_, i) =>
+      connection.request(
+        MetadataRequest,
+        MetadataResponse,
+        { topics: [] },
+        { version: i % 2 === 0 ? 12 : 1 },
       ),
     );
+    // All 50 are on the wire before the first answer: pipelined, not one at a time.
+    assert.equal(connection.inFlight, 50);
+    const answers = await Promise.all(pending);
+    assert.equal(connection.inFlight, 0);
     assert.equal(answers.length, 50);
     assert.ok(answers.every((a) => a.brokers[0]?.port === port));
     const groups = await connection.request(ListGroupsRequest, ListGroupsResponse, {
