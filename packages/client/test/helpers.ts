@@ -3,9 +3,11 @@
  * afterwards. The client's tests run against a real broker, never a mock.
  */
 import { mkdtempSync, rmSync } from 'node:fs';
+import { createServer, type Socket, connect as tcpConnect } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Broker, parseBrokerConfig, silentLogger } from '@brook/broker';
+import { FrameDecoder, readRequestFrame } from '@brook/protocol';
 
 export interface TestBroker {
   readonly broker: Broker;
@@ -34,4 +36,63 @@ export async function startBroker(
     bootstrap: `127.0.0.1:${broker.port}`,
     stop: () => broker.stop(),
   };
+}
+
+/** A request as the recording proxy decoded it. */
+export interface SeenRequest {
+  readonly apiKey: number;
+  readonly version: number;
+  /** The decoded request body (undefined for an API the codec does not know). */
+  readonly body: unknown;
+}
+
+/**
+ * A broker behind a pass-through proxy that decodes and records every request: the broker
+ * advertises the proxy, so each of a client's connections goes through it.
+ */
+export async function startBrokerBehindRecorder(
+  t: { after(fn: () => Promise<void> | void): void },
+  properties: Record<string, string> = {},
+): Promise<{ bootstrap: string; requests: SeenRequest[] }> {
+  const sockets = new Set<Socket>();
+  const requests: SeenRequest[] = [];
+  let upstreamPort = 0;
+  const server = createServer((client) => {
+    const upstream = tcpConnect({ host: '127.0.0.1', port: upstreamPort });
+    sockets.add(client).add(upstream);
+    const frames = new FrameDecoder({ maxFrameBytes: 1 << 26 });
+    client.on('data', (chunk: Buffer) => {
+      for (const frame of frames.push(chunk)) {
+        const { header, api, body } = readRequestFrame(frame);
+        const version = header.requestApiVersion;
+        requests.push({
+          apiKey: header.requestApiKey,
+          version,
+          body: api?.request.decode(body, version),
+        });
+        const size = Buffer.alloc(4);
+        size.writeInt32BE(frame.length);
+        upstream.write(Buffer.concat([size, frame]));
+      }
+    });
+    upstream.on('data', (chunk: Buffer) => client.write(chunk));
+    const end = () => {
+      client.destroy();
+      upstream.destroy();
+    };
+    client.on('error', end).on('close', end);
+    upstream.on('error', end).on('close', end);
+  });
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  const proxyPort = (server.address() as { port: number }).port;
+  t.after(async () => {
+    for (const socket of sockets) socket.destroy();
+    await new Promise<void>((resolve) => server.close(() => resolve()));
+  });
+  const { port } = await startBroker(t, {
+    'advertised.listeners': `PLAINTEXT://127.0.0.1:${proxyPort}`,
+    ...properties,
+  });
+  upstreamPort = port;
+  return { bootstrap: `127.0.0.1:${proxyPort}`, requests };
 }
