@@ -8,6 +8,7 @@ import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import {
   AbortedError,
+  Admin,
   Consumer,
   type ConsumerOptions,
   ConsumerStateError,
@@ -15,6 +16,7 @@ import {
   NoOffsetForPartitionError,
   RecordDeserializationError,
   roundRobinAssignor,
+  silentLogger,
   stringDeserializer,
   type TopicPartition,
 } from '../src/index.ts';
@@ -38,11 +40,11 @@ const open = new WeakMap<TestContext, Consumer<string | null, string | null>[]>(
  * A broker for one test. The consumers of the test close before it stops (after-hooks run in
  * the order they were added), so that closing finds the group coordinator.
  */
-async function setup(t: TestContext): Promise<TestBroker> {
+async function setup(t: TestContext, properties: Record<string, string> = {}): Promise<TestBroker> {
   const consumers: Consumer<string | null, string | null>[] = [];
   open.set(t, consumers);
   t.after(() => Promise.all(consumers.map((c) => c.close())).then(() => undefined));
-  return startBroker(t);
+  return startBroker(t, properties);
 }
 
 function consumer(
@@ -551,6 +553,56 @@ describe('consumer', () => {
     // Asking for the next record joins again; nothing was committed, so it starts over.
     assert.equal((await iterator.next()).value?.value, 'v-0-0');
     assert.equal(assigned.length, 2);
+    await iterator.return?.();
+  });
+
+  it('heartbeats in the background: an application idle past the session timeout keeps its partitions', async (t) => {
+    const broker = await setup(t, { 'group.min.session.timeout.ms': '500' });
+    await createTopic(broker, 'idle', 1);
+    const connection = await rawConnection(t, broker);
+    await fill(connection, 'idle', 1, 3);
+    const events: string[] = [];
+    const reader = consumer(t, broker, {
+      groupId: 'g-idle',
+      autoOffsetReset: 'earliest',
+      sessionTimeoutMs: 1000,
+      heartbeatIntervalMs: 100,
+      rebalanceTimeoutMs: 20_000,
+      // A commit counts as a heartbeat to the coordinator (as in Kafka): none here.
+      autoCommit: false,
+    });
+    await reader.subscribe({
+      topics: ['idle'],
+      listener: {
+        onAssigned: (partitions) => {
+          events.push(...partitions.map((tp) => `assigned ${tpKey(tp)}`));
+        },
+        onRevoked: (partitions) => {
+          events.push(...partitions.map((tp) => `revoked ${tpKey(tp)}`));
+        },
+        onLost: (partitions) => {
+          events.push(...partitions.map((tp) => `lost ${tpKey(tp)}`));
+        },
+      },
+    });
+    const iterator = reader[Symbol.asyncIterator]();
+    assert.equal((await iterator.next()).value?.value, 'v-0-0');
+    const admin = new Admin({ bootstrapServers: [broker.bootstrap], logger: silentLogger });
+    t.after(() => admin.close());
+    const [before] = await admin.describeGroups(['g-idle']);
+    assert.equal(before?.members.length, 1);
+    // The application holds its record for three session timeouts (under rebalanceTimeoutMs):
+    // only the background heartbeats keep the member in the group, as the coordinator sees it.
+    await new Promise((resolve) => setTimeout(resolve, 3000));
+    const [after] = await admin.describeGroups(['g-idle']);
+    assert.equal(after?.state, 'Stable');
+    assert.deepEqual(
+      after?.members.map((member) => member.memberId),
+      before?.members.map((member) => member.memberId),
+    );
+    assert.equal((await iterator.next()).value?.value, 'v-0-1');
+    assert.deepEqual(events, ['assigned idle/0']);
+    assert.deepEqual(reader.assignment(), [{ topic: 'idle', partition: 0 }]);
     await iterator.return?.();
   });
 
