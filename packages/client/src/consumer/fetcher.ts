@@ -17,6 +17,7 @@ import type { ClientLogger } from '../logger.ts';
 import type { Cluster } from '../network/cluster.ts';
 import { backoffMs } from '../retry.ts';
 import { FetchedRecords } from './fetched-records.ts';
+import { raiseMallocThresholds } from './malloc-thresholds.ts';
 import type { BufferAccount, PartitionState } from './partition-state.ts';
 import { addTo } from './types.ts';
 
@@ -88,6 +89,8 @@ export class Fetcher {
     this.cluster = cluster;
     this.target = target;
     this.options = options;
+    // Responses of megabytes each, freed in bursts: keep glibc from handing their memory back.
+    raiseMallocThresholds();
   }
 
   /** Starts the fetches that can go out now. Cheap; call it whenever something changed. */
