@@ -46,13 +46,24 @@ export interface SeenRequest {
   readonly body: unknown;
 }
 
+/** A request header as the recording proxy read it, for `answer`. */
+export interface SeenHeader {
+  readonly apiKey: number;
+  readonly version: number;
+  readonly correlationId: number;
+}
+
 /**
  * A broker behind a pass-through proxy that decodes and records every request: the broker
- * advertises the proxy, so each of a client's connections goes through it.
+ * advertises the proxy, so each of a client's connections goes through it. `answer` may
+ * answer a request in the broker's place (a whole response frame, size included), to play an
+ * older broker; the request is still recorded. It is answered at once, so it must have no
+ * request in flight before it (as ApiVersions when connecting).
  */
 export async function startBrokerBehindRecorder(
   t: { after(fn: () => Promise<void> | void): void },
   properties: Record<string, string> = {},
+  options: { answer?: (header: SeenHeader) => Buffer | undefined } = {},
 ): Promise<{ bootstrap: string; requests: SeenRequest[] }> {
   const sockets = new Set<Socket>();
   const requests: SeenRequest[] = [];
@@ -70,6 +81,15 @@ export async function startBrokerBehindRecorder(
           version,
           body: api?.request.decode(body, version),
         });
+        const answer = options.answer?.({
+          apiKey: header.requestApiKey,
+          version,
+          correlationId: header.correlationId,
+        });
+        if (answer !== undefined) {
+          client.write(answer);
+          continue;
+        }
         const size = Buffer.alloc(4);
         size.writeInt32BE(frame.length);
         upstream.write(Buffer.concat([size, frame]));

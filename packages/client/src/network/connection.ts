@@ -308,6 +308,15 @@ export class Connection {
               `response correlation id ${header.correlationId}, expected ${correlationId}`,
             );
           }
+          // A broker without this ApiVersions version answers in v0 (Kafka's rule for an
+          // ApiVersions it cannot parse): UNSUPPORTED_VERSION and its range, read as v0.
+          if (
+            apiKey === ApiKey.ApiVersions &&
+            reader.remaining >= 2 &&
+            frame.readInt16BE(reader.offset) === ErrorCode.UNSUPPORTED_VERSION
+          ) {
+            return response.decode(reader, 0);
+          }
           return response.decode(reader, version);
         },
         resolve: resolve as (value: unknown) => void,
