@@ -6,6 +6,7 @@
  */
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
+import { LeaveGroupRequest, LeaveGroupResponse } from '@brook/protocol';
 import {
   AbortedError,
   Admin,
@@ -603,6 +604,78 @@ describe('consumer', () => {
     assert.equal((await iterator.next()).value?.value, 'v-0-1');
     assert.deepEqual(events, ['assigned idle/0']);
     assert.deepEqual(reader.assignment(), [{ topic: 'idle', partition: 0 }]);
+    await iterator.return?.();
+  });
+
+  it('a member the coordinator removed loses its partitions (onLost, no commit) and joins again', async (t) => {
+    const broker = await setup(t);
+    await createTopic(broker, 'fence', 2);
+    const connection = await rawConnection(t, broker);
+    await fill(connection, 'fence', 2, 2);
+    const events: string[] = [];
+    const reader = consumer(t, broker, {
+      groupId: 'g-fence',
+      autoOffsetReset: 'earliest',
+      heartbeatIntervalMs: 100,
+    });
+    await reader.subscribe({
+      topics: ['fence'],
+      listener: {
+        onAssigned: (partitions) => {
+          events.push(...partitions.map((tp) => `assigned ${tpKey(tp)}`));
+        },
+        onRevoked: (partitions) => {
+          events.push(...partitions.map((tp) => `revoked ${tpKey(tp)}`));
+        },
+        onLost: (partitions) => {
+          events.push(...partitions.map((tp) => `lost ${tpKey(tp)}`));
+        },
+      },
+    });
+    const iterator = reader[Symbol.asyncIterator]();
+    assert.ok((await iterator.next()).value);
+    const admin = new Admin({ bootstrapServers: [broker.bootstrap], logger: silentLogger });
+    t.after(() => admin.close());
+    const [group] = await admin.describeGroups(['g-fence']);
+    const memberId = group?.members[0]?.memberId;
+    assert.ok(memberId);
+    // What an operator's removeMembersFromConsumerGroup sends: the coordinator drops the
+    // member, and its next heartbeat is answered UNKNOWN_MEMBER_ID.
+    const left = await connection.request(LeaveGroupRequest, LeaveGroupResponse, {
+      groupId: 'g-fence',
+      members: [{ memberId, groupInstanceId: null }],
+    });
+    assert.equal(left.errorCode, 0);
+    await waitFor(
+      'the partitions lost and assigned again',
+      () => events.length >= 6,
+      10_000,
+      () => events.join(', '),
+    );
+    assert.deepEqual(events, [
+      'assigned fence/0',
+      'assigned fence/1',
+      'lost fence/0',
+      'lost fence/1',
+      'assigned fence/0',
+      'assigned fence/1',
+    ]);
+    const [rejoined] = await admin.describeGroups(['g-fence']);
+    assert.equal(rejoined?.members.length, 1);
+    assert.notEqual(rejoined?.members[0]?.memberId, memberId);
+    // Nothing was committed for the lost partitions (auto-commit runs every 5 s by default).
+    const [offsets] = await admin.listGroupOffsets(['g-fence']);
+    assert.deepEqual(
+      offsets?.partitions.filter((p) => p.committedOffset >= 0n),
+      [],
+    );
+    // And it reads on, from the positions it holds: every record arrives.
+    const seen: string[] = [];
+    for (let next = await iterator.next(); !next.done; next = await iterator.next()) {
+      seen.push(next.value.value ?? '');
+      if (seen.length === 3) break;
+    }
+    assert.equal(seen.length, 3);
     await iterator.return?.();
   });
 
