@@ -10,6 +10,7 @@ import { Broker, silentLogger } from '@brook/broker';
 import { CompressionType } from '@brook/protocol';
 import {
   AbortedError,
+  Admin,
   InvalidRecordError,
   jsonSerializer,
   KafkaProtocolError,
@@ -351,6 +352,33 @@ describe('partitioners', () => {
     assert.deepEqual(seen.slice(0, 2), [5, 5]);
     const wrong = producer(t, bootstrap, { partitioner: () => 7 });
     await assert.rejects(wrong.send({ topic: 'custom', value: 'x' }), InvalidRecordError);
+  });
+
+  it('refreshes metadata older than metadataMaxAgeMs: new partitions get records', async (t) => {
+    const { bootstrap, broker } = await startBroker(t);
+    await createTopic(broker, 'growing', 1);
+    const fresh = producer(t, bootstrap, { partitioner: 'round-robin', metadataMaxAgeMs: 300 });
+    // The default age (5 minutes): this one keeps the topic's first metadata throughout.
+    const aged = producer(t, bootstrap, { partitioner: 'round-robin' });
+    for (const p of [fresh, aged]) {
+      assert.equal((await p.send({ topic: 'growing', key: null, value: 'before' })).partition, 0);
+    }
+    const admin = new Admin({ bootstrapServers: [bootstrap], logger: silentLogger });
+    t.after(() => admin.close());
+    const [grown] = await admin.createPartitions([{ topic: 'growing', count: 3 }]);
+    assert.equal(grown?.error, null);
+    await new Promise((resolve) => setTimeout(resolve, 600));
+    // The first record after the wait still goes by the old metadata and starts the refresh
+    // (as in Kafka's producer); the records after it see three partitions.
+    const partitionsOf = async (p: Producer<string | Buffer | null, string | Buffer | null>) => {
+      const used = new Set<number>();
+      for (let i = 0; i < 30 && used.size < 3; i++) {
+        used.add((await p.send({ topic: 'growing', key: null, value: 'after' })).partition);
+      }
+      return [...used].sort();
+    };
+    assert.deepEqual(await partitionsOf(fresh), [0, 1, 2]);
+    assert.deepEqual(await partitionsOf(aged), [0]);
   });
 
   it('sends to an explicit partition', async (t) => {

@@ -257,6 +257,11 @@ export class Cluster {
     return topic;
   }
 
+  /** Whether the metadata is older than `metadataMaxAgeMs` (then the next look-up refreshes it). */
+  metadataStale(nowMs = Date.now()): boolean {
+    return nowMs - this.metadataAtMs >= this.metadataMaxAgeMs;
+  }
+
   /** A topic's metadata as last seen, without a request. */
   cachedTopic(name: string): TopicInfo | undefined {
     return this.topicsByName.get(name);

@@ -76,6 +76,8 @@ type RequestBatches = Map<string, Map<number, ProducerBatch>>;
  * 410 – 440 k (bench/README.md, "Client").
  */
 const EAGER_IN_FLIGHT = 2;
+/** Between two refreshes for the metadata's age (they fail while no broker answers). */
+const AGE_REFRESH_INTERVAL_MS = 100;
 
 export interface SenderOptions {
   readonly options: ResolvedProducerOptions<unknown, unknown>;
@@ -246,11 +248,16 @@ export class Sender {
     if (needMetadata) {
       const refreshAtMs = this.refreshMetadata(now);
       if (refreshAtMs < nextWakeMs) nextWakeMs = refreshAtMs;
-    } else if (now - this.lastAgeCheckMs >= 1000 && this.accumulator.active.size > 0) {
-      // Metadata older than metadataMaxAgeMs is refreshed by the cluster on this look-up.
+    } else if (
+      this.accumulator.active.size > 0 &&
+      this.cluster.metadataStale(now) &&
+      now - this.lastAgeCheckMs >= AGE_REFRESH_INTERVAL_MS
+    ) {
+      // Metadata older than metadataMaxAgeMs: refreshed in the background (the records already
+      // placed keep their partitions; the next ones see new partitions and leaders), as Kafka's
+      // producer does. At most one such refresh per interval while the brokers cannot answer.
       this.lastAgeCheckMs = now;
-      const [first] = this.accumulator.active;
-      if (first !== undefined) this.cluster.topic(first.topic).catch(() => {});
+      this.cluster.refreshMetadata([]).catch(() => {});
     }
     // Everything that can be due is in nextWakeMs: a timer set for anything later is stale.
     if (nextWakeMs !== this.timerAtMs) {
