@@ -352,6 +352,9 @@ async function prepareTopic(bootstrap: string, size: number): Promise<string> {
     await producer.sendBatch(Array.from({ length: count }, () => ({ topic, key: null, value })));
   }
   await producer.close();
+  // The kernel writes the new segments back in the background; let it finish before timing
+  // anything, so that writeback threads do not take CPU from the first clients measured.
+  spawnSync('sync');
   return topic;
 }
 
