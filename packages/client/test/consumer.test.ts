@@ -15,6 +15,7 @@ import {
   ConsumerStateError,
   cooperativeStickyAssignor,
   NoOffsetForPartitionError,
+  type RebalanceListener,
   RecordDeserializationError,
   roundRobinAssignor,
   silentLogger,
@@ -65,6 +66,14 @@ function consumer(
 }
 
 const tpKey = (tp: TopicPartition) => `${tp.topic}/${tp.partition}`;
+
+/** A rebalance listener that logs `assigned t/p`, `revoked t/p` and `lost t/p` into `events`. */
+function recordingListener(events: string[]): RebalanceListener {
+  const log = (what: string) => (partitions: readonly TopicPartition[]) => {
+    events.push(...partitions.map((tp) => `${what} ${tpKey(tp)}`));
+  };
+  return { onAssigned: log('assigned'), onRevoked: log('revoked'), onLost: log('lost') };
+}
 
 /** Reads records in the background into `seen` until the consumer closes. */
 function drain(
@@ -574,17 +583,7 @@ describe('consumer', () => {
     });
     await reader.subscribe({
       topics: ['idle'],
-      listener: {
-        onAssigned: (partitions) => {
-          events.push(...partitions.map((tp) => `assigned ${tpKey(tp)}`));
-        },
-        onRevoked: (partitions) => {
-          events.push(...partitions.map((tp) => `revoked ${tpKey(tp)}`));
-        },
-        onLost: (partitions) => {
-          events.push(...partitions.map((tp) => `lost ${tpKey(tp)}`));
-        },
-      },
+      listener: recordingListener(events),
     });
     const iterator = reader[Symbol.asyncIterator]();
     assert.equal((await iterator.next()).value?.value, 'v-0-0');
@@ -620,17 +619,7 @@ describe('consumer', () => {
     });
     await reader.subscribe({
       topics: ['fence'],
-      listener: {
-        onAssigned: (partitions) => {
-          events.push(...partitions.map((tp) => `assigned ${tpKey(tp)}`));
-        },
-        onRevoked: (partitions) => {
-          events.push(...partitions.map((tp) => `revoked ${tpKey(tp)}`));
-        },
-        onLost: (partitions) => {
-          events.push(...partitions.map((tp) => `lost ${tpKey(tp)}`));
-        },
-      },
+      listener: recordingListener(events),
     });
     const iterator = reader[Symbol.asyncIterator]();
     assert.ok((await iterator.next()).value);
