@@ -3,6 +3,7 @@
  * and a TCP server. `Broker.start` returns once it listens; `stop` shuts it down gracefully.
  */
 import { createServer, type Server, type Socket } from 'node:net';
+import { raiseMallocThresholds } from '@brook/protocol';
 import { type FileSystem, LogManager, NodeFileSystem } from '@brook/storage';
 import { BrokerContext } from './broker-context.ts';
 import type { BrokerConfig } from './config/broker-config.ts';
@@ -36,6 +37,9 @@ export class Broker {
 
   static async start(options: BrokerOptions): Promise<Broker> {
     const startedMs = performance.now();
+    // Produce requests of megabytes each, freed in bursts: keep glibc from handing their memory
+    // back to the system (protocol's malloc-thresholds.ts).
+    raiseMallocThresholds();
     const fs = options.fs ?? new NodeFileSystem();
     const logger = options.logger ?? createLogger();
     const server = createServer({ noDelay: true });

@@ -1,6 +1,7 @@
 export * from './errors/brook-error.ts';
 export * from './errors/error-codes.ts';
 export * from './frame/frame.ts';
+export * from './frame/malloc-thresholds.ts';
 export * from './generated/index.ts';
 export * from './primitives/codec-support.ts';
 export { Reader } from './primitives/reader.ts';

@@ -12,12 +12,17 @@
  * OFFSET_OUT_OF_RANGE resets its position by `auto.offset.reset`; any other error is kept for
  * the application. Full fetches only: no fetch sessions (KIP-227).
  */
-import { ErrorCode, FetchRequest, FetchResponse, KafkaProtocolError } from '@brook/protocol';
+import {
+  ErrorCode,
+  FetchRequest,
+  FetchResponse,
+  KafkaProtocolError,
+  raiseMallocThresholds,
+} from '@brook/protocol';
 import type { ClientLogger } from '../logger.ts';
 import type { Cluster } from '../network/cluster.ts';
 import { backoffMs } from '../retry.ts';
 import { FetchedRecords } from './fetched-records.ts';
-import { raiseMallocThresholds } from './malloc-thresholds.ts';
 import type { BufferAccount, PartitionState } from './partition-state.ts';
 import { addTo } from './types.ts';
 

@@ -1,11 +1,12 @@
 /**
- * Fetch responses are read into buffers of their own size (megabytes each, one per response),
- * and the garbage collector frees them in bursts. glibc's malloc gives memory back to the
+ * Large frames (Fetch responses in a client, Produce requests in a broker) are read into
+ * buffers of their own size (`FrameReader`; megabytes each), and the garbage collector frees
+ * them in bursts. glibc's malloc gives memory back to the
  * system whenever more than its trim threshold lies free at the top of the heap; that threshold
  * follows the largest buffer freed so far that was mapped on its own (it is twice that size,
  * `M_MMAP_THRESHOLD` up to 32 MiB), so after a few 6 MiB responses it is about 12 MiB, the
  * bursts cross it, and the next responses land on fresh pages: a page fault, a zeroed page and
- * more system time for every 4 KiB received (a third of the client's CPU when reading 1 KiB
+ * more system time for every 4 KiB received (a third of a consumer's CPU when reading 1 KiB
  * records).
  *
  * `raiseMallocThresholds` does once per process what glibc does on its own after freeing a

@@ -9,7 +9,7 @@ import { execFileSync } from 'node:child_process';
 import { describe, it } from 'node:test';
 import { fileURLToPath } from 'node:url';
 
-const MODULE = fileURLToPath(new URL('../src/consumer/malloc-thresholds.ts', import.meta.url));
+const MODULE = fileURLToPath(new URL('../../src/frame/malloc-thresholds.ts', import.meta.url));
 const report = process.report.getReport() as { header?: { glibcVersionRuntime?: string } };
 const glibc = process.platform === 'linux' && report.header?.glibcVersionRuntime !== undefined;
 
