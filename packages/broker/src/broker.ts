@@ -37,8 +37,8 @@ export class Broker {
 
   static async start(options: BrokerOptions): Promise<Broker> {
     const startedMs = performance.now();
-    // Produce requests of megabytes each, freed in bursts: keep glibc from handing their memory
-    // back to the system (protocol's malloc-thresholds.ts).
+    // Produce requests are frames of up to megabytes, freed in bursts: keep glibc from handing
+    // their memory back to the system (protocol's malloc-thresholds.ts).
     raiseMallocThresholds();
     const fs = options.fs ?? new NodeFileSystem();
     const logger = options.logger ?? createLogger();

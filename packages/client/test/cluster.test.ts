@@ -90,7 +90,7 @@ describe('connection and cluster', () => {
       // Versions this client does not have (none in common).
       { apiKey: ApiKey.Produce, minVersion: 90, maxVersion: 91 },
     ];
-    const { bootstrap, requests } = await startBrokerBehindRecorder(
+    const { port, requests } = await startBrokerBehindRecorder(
       t,
       {},
       {
@@ -106,10 +106,9 @@ describe('connection and cluster', () => {
         },
       },
     );
-    const [host, port] = bootstrap.split(':');
     const connection = await Connection.connect({
-      host: host!,
-      port: Number(port),
+      host: '127.0.0.1',
+      port,
       clientId: 'test',
       logger: silentLogger,
     });
@@ -146,7 +145,7 @@ describe('connection and cluster', () => {
   });
 
   it('fails to connect when the broker refuses every ApiVersions', async (t) => {
-    const { bootstrap } = await startBrokerBehindRecorder(
+    const { port } = await startBrokerBehindRecorder(
       t,
       {},
       {
@@ -159,11 +158,10 @@ describe('connection and cluster', () => {
             : undefined,
       },
     );
-    const [host, port] = bootstrap.split(':');
     await assert.rejects(
       Connection.connect({
-        host: host!,
-        port: Number(port),
+        host: '127.0.0.1',
+        port,
         clientId: 'test',
         logger: silentLogger,
       }),

@@ -64,7 +64,7 @@ export async function startBrokerBehindRecorder(
   t: { after(fn: () => Promise<void> | void): void },
   properties: Record<string, string> = {},
   options: { answer?: (header: SeenHeader) => Buffer | undefined } = {},
-): Promise<{ bootstrap: string; requests: SeenRequest[] }> {
+): Promise<{ bootstrap: string; port: number; requests: SeenRequest[] }> {
   const sockets = new Set<Socket>();
   const requests: SeenRequest[] = [];
   let upstreamPort = 0;
@@ -114,5 +114,5 @@ export async function startBrokerBehindRecorder(
     ...properties,
   });
   upstreamPort = port;
-  return { bootstrap: `127.0.0.1:${proxyPort}`, requests };
+  return { bootstrap: `127.0.0.1:${proxyPort}`, port: proxyPort, requests };
 }

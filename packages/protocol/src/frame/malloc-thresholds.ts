@@ -1,16 +1,16 @@
 /**
- * Large frames (Fetch responses in a client, Produce requests in a broker) are read into
- * buffers of their own size (`FrameReader`; megabytes each), and the garbage collector frees
- * them in bursts. glibc's malloc gives memory back to the
+ * Large frames are read into buffers of their own size: a client's Fetch responses by
+ * `FrameReader` (megabytes each), a broker's Produce requests by `FrameDecoder` (joined from
+ * chunks). The garbage collector frees them in bursts. glibc's malloc gives memory back to the
  * system whenever more than its trim threshold lies free at the top of the heap; that threshold
  * follows the largest buffer freed so far that was mapped on its own (it is twice that size,
  * `M_MMAP_THRESHOLD` up to 32 MiB), so after a few 6 MiB responses it is about 12 MiB, the
- * bursts cross it, and the next responses land on fresh pages: a page fault, a zeroed page and
+ * bursts cross it, and the next frames land on fresh pages: a page fault, a zeroed page and
  * more system time for every 4 KiB received (a third of a consumer's CPU when reading 1 KiB
  * records).
  *
  * `raiseMallocThresholds` does once per process what glibc does on its own after freeing a
- * 32 MiB response: it maps a buffer just under 32 MiB, never touches it (no page is faulted in),
+ * 32 MiB frame: it maps a buffer just under 32 MiB, never touches it (no page is faulted in),
  * and frees it at once (`ArrayBuffer.prototype.transfer(0)` detaches and frees the memory).
  * glibc then keeps buffers below 32 MiB on its heap and up to 64 MiB of free heap before it
  * trims. Elsewhere (musl, macOS, or glibc with `MALLOC_TRIM_THRESHOLD_` or
